@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+RUN_ARGS ?=
+
+.PHONY: deps build run test unit e2e bench fuzz clean
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/gatehouse serve $(RUN_ARGS)
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+e2e: build
+	GATEHOUSE_BIN=$(abspath $(BUILD_DIR))/gatehouse /usr/bin/python3 -m pytest -q tests/e2e
+
+test: unit e2e
+
+bench: build
+	./bench/run.sh $(abspath $(BUILD_DIR))
+
+fuzz:
+	@echo "fuzz targets arrive with the JWS codec (issue 3)"; exit 1
+
+clean:
+	rm -rf $(BUILD_DIR)

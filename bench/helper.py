@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""bench/helper.py: the small jobs of bench/run.sh that are awkward in bash (stdlib only).
+
+  helper.py freeport                           print a free TCP port on 127.0.0.1
+  helper.py startup BIN WORKDIR RUNS           time exec -> listening line, idle RSS 1 s later
+  helper.py login BASE_URL                     POST /auth/login ($BENCH_USERNAME/$BENCH_PASSWORD),
+                                               print the access token
+  helper.py get URL [bearer]                   GET URL (with Bearer $BENCH_TOKEN), print "STATUS BODY"
+  helper.py wait-port PORT [TIMEOUT]           wait until 127.0.0.1:PORT accepts a connection
+  helper.py rss PID                            print VmRSS of PID in KiB
+  helper.py report RESULTS [MARKDOWN_OUT]      print the summary table (and write it as markdown)
+"""
+import json
+import os
+import selectors
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+LISTEN_PREFIX = b"gatehouse listening on "
+
+
+def freeport():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def proc_status(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])  # kB (KiB)
+    raise RuntimeError(f"{field} not found for pid {pid}")
+
+
+def read_line(stream, deadline):
+    """Read one line from a pipe without blocking past deadline. Returns bytes or None."""
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    buf = b""
+    fd = stream.fileno()
+    try:
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            buf += chunk
+        return buf.split(b"\n", 1)[0]
+    finally:
+        sel.close()
+
+
+def one_start(binary, data_dir, log_path, env):
+    """Start `binary serve` once: (ms to listening line, RSS KiB 1 s later, exit code after SIGTERM)."""
+    args = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
+    with open(log_path, "ab") as log:
+        t0 = time.monotonic_ns()
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=env, stdin=subprocess.DEVNULL)
+        try:
+            line = read_line(proc.stdout, time.monotonic() + 30)
+            t1 = time.monotonic_ns()
+            if line is None or not line.startswith(LISTEN_PREFIX):
+                raise RuntimeError(f"no listening line from {binary} (got {line!r}); see {log_path}")
+            time.sleep(1.0)
+            rss = proc_status(proc.pid, "VmRSS")
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=15)
+            return (t1 - t0) / 1e6, rss, rc
+        finally:
+            if proc.poll() is None:  # only the process this function started, by its handle
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+
+def startup(binary, workdir, runs):
+    env = dict(os.environ)
+    env["GATEHOUSE_ADMIN_PASSWORD"] = env.get("BENCH_PASSWORD", "startup-bench-password")
+    data_dir = os.path.join(workdir, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    log_path = os.path.join(workdir, "server.stderr")
+    first_ms, first_rss, rc = one_start(binary, data_dir, log_path, env)
+    codes = [rc]
+    times, rsses = [], []
+    for _ in range(runs):
+        ms, rss, rc = one_start(binary, data_dir, log_path, env)
+        times.append(ms)
+        rsses.append(rss)
+        codes.append(rc)
+    out = {
+        "startup_first_ms": f"{first_ms:.1f}",
+        "startup_first_rss_kib": first_rss,
+        "startup_runs": runs,
+        "startup_median_ms": f"{statistics.median(times):.1f}",
+        "startup_min_ms": f"{min(times):.1f}",
+        "startup_max_ms": f"{max(times):.1f}",
+        "idle_rss_median_kib": int(statistics.median(rsses)),
+        "idle_rss_max_kib": max(rsses),
+        "startup_nonzero_exits": sum(1 for c in codes if c != 0),
+    }
+    for k, v in out.items():
+        print(f"{k}={v}")
+
+
+def login(base):
+    body = json.dumps({"username": os.environ.get("BENCH_USERNAME", "admin"),
+                       "password": os.environ["BENCH_PASSWORD"]}).encode()
+    req = urllib.request.Request(base.rstrip("/") + "/auth/login", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            print(json.load(r)["access_token"])
+    except urllib.error.HTTPError as e:
+        sys.exit(f"login failed: HTTP {e.code} {e.read()[:300]!r}")
+
+
+def get(url, auth=None):
+    headers = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]} if auth == "bearer" else {}
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    print(status, body[:200].decode(errors="replace").replace("\n", " "))
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit(f"nothing accepts connections on 127.0.0.1:{port}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary table
+
+def load(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                r[k] = v
+    return r
+
+
+def num(r, k):
+    try:
+        return float(r[k])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt(x, nd=1):
+    return "n/a" if x is None else f"{x:,.{nd}f}"
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def report(path, md_out=None):
+    r = load(path)
+    rows = []  # (figure, measured, baseline, ratio, target, verdict, errors)
+
+    H, L = num(r, "argon2_vps"), num(r, "login_rps")
+    ratio = L / H if (H and L is not None) else None
+    rows.append(("Logins/s vs argon2id verifies/s (2 threads)",
+                 f"{fmt(L)} logins/s", f"{fmt(H)} verifies/s (after: {fmt(num(r, 'argon2_vps_after'))})",
+                 fmt(ratio, 2), ">= 0.80", verdict(None if ratio is None else ratio >= 0.8),
+                 f"non-2xx {r.get('login_non2xx', '?')}, socket {r.get('login_sockerr', '?')}"))
+
+    p99 = num(r, "healthz_storm_p99_us")
+    p99_idle = num(r, "healthz_idle_p99_us")
+    rows.append(("/healthz p99 during login storm",
+                 f"{fmt(None if p99 is None else p99 / 1000, 2)} ms",
+                 f"{fmt(None if p99_idle is None else p99_idle / 1000, 2)} ms idle",
+                 fmt(p99 / p99_idle, 1) if (p99 is not None and p99_idle) else "n/a",
+                 "< 5 ms", verdict(None if p99 is None else p99 < 5000),
+                 f"non-2xx {r.get('healthz_storm_non2xx', '?')}, socket {r.get('healthz_storm_sockerr', '?')}; "
+                 f"storm {fmt(num(r, 'storm2_login_rps'))} logins/s, non-2xx {r.get('storm2_login_non2xx', '?')}"))
+
+    R, N = num(r, "me_rps"), num(r, "nginx_rps")
+    rows.append(("GET /users/me (opaque bearer) vs nginx static 200",
+                 f"{fmt(R, 0)} req/s (p99 {fmt(None if num(r, 'me_p99_us') is None else num(r, 'me_p99_us') / 1000, 2)} ms)",
+                 f"{fmt(N, 0)} req/s (p99 {fmt(None if num(r, 'nginx_p99_us') is None else num(r, 'nginx_p99_us') / 1000, 2)} ms)",
+                 fmt(R / N, 2) if (R is not None and N) else "n/a", "none given", "n/a",
+                 f"non-2xx {r.get('me_non2xx', '?')}, socket {r.get('me_sockerr', '?')}; "
+                 f"nginx non-2xx {r.get('nginx_non2xx', '?')}"))
+
+    med, first = num(r, "startup_median_ms"), num(r, "startup_first_ms")
+    rows.append((f"exec -> listening line (median of {r.get('startup_runs', '?')} restarts)",
+                 f"{fmt(med)} ms (min {r.get('startup_min_ms', '?')}, max {r.get('startup_max_ms', '?')})",
+                 f"first start on empty store: {fmt(first)} ms", "n/a", "<= 100 ms",
+                 verdict(None if med is None else med <= 100),
+                 f"non-zero exits after SIGTERM: {r.get('startup_nonzero_exits', '?')}"))
+
+    rss = num(r, "idle_rss_median_kib")
+    rows.append(("Idle RSS 1 s after start (median)",
+                 f"{fmt(None if rss is None else rss / 1024)} MiB",
+                 f"first start {fmt(None if num(r, 'startup_first_rss_kib') is None else num(r, 'startup_first_rss_kib') / 1024)} MiB; "
+                 f"after the load runs {fmt(None if num(r, 'rss_after_load_kib') is None else num(r, 'rss_after_load_kib') / 1024)} MiB",
+                 "n/a", "<= 20 MiB", verdict(None if rss is None else rss <= 20 * 1024), ""))
+
+    head = ("Figure", "Measured", "Baseline (same run)", "Ratio", "Target", "Result", "Errors / notes")
+    meta = (f"Gatehouse benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs ({r.get('cpu_model', '?')}), "
+            f"server threads: network {r.get('server_threads', 'default')}, blocking {r.get('blocking_threads', 'default')}")
+
+    # plain text
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+    print(meta)
+    for row in [head, tuple("-" * w for w in widths)] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    extra = [f"server exit code after SIGTERM: {r.get('server_exit', '?')}",
+             f"server stderr lines at level error/critical: {r.get('server_error_lines', '?')}, "
+             f"at level warning: {r.get('server_warn_lines', '?')}",
+             f"raw output kept in: {r.get('workdir', '?')}" if r.get("kept") == "1" else None]
+    for e in filter(None, extra):
+        print(e)
+
+    runs = [("login", "login storm (wrk -t2 -c16, POST /auth/login)"),
+            ("healthz_idle", "/healthz idle (wrk -t1 -c4)"),
+            ("storm2_login", "second login storm (wrk -t2 -c16)"),
+            ("healthz_storm", "/healthz during the second storm (wrk -t1 -c4)"),
+            ("me", "GET /users/me (wrk -t2 -c64)"),
+            ("nginx", "nginx static 200 (wrk -t2 -c64)")]
+    dhead = ("wrk run", "req/s", "requests", "p50 ms", "p99 ms", "max ms", "status >= 400", "socket errors")
+
+    def ms(k):
+        v = num(r, k)
+        return fmt(None if v is None else v / 1000, 2)
+
+    drows = [(label, fmt(num(r, p + "_rps")), r.get(p + "_requests", "?"), ms(p + "_p50_us"), ms(p + "_p99_us"),
+              ms(p + "_max_us"), r.get(p + "_non2xx", "?"), r.get(p + "_sockerr", "?"))
+             for p, label in runs if p + "_rps" in r]
+    print()
+    dwidths = [max(len(str(x[i])) for x in drows + [dhead]) for i in range(len(dhead))]
+    for row in [dhead, tuple("-" * w for w in dwidths)] + drows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, dwidths)).rstrip())
+
+    if md_out:
+        with open(md_out, "w") as f:
+            f.write(f"{meta}\n\n")
+            f.write("| " + " | ".join(head) + " |\n")
+            f.write("|" + "|".join("---" for _ in head) + "|\n")
+            for row in rows:
+                f.write("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |\n")
+            f.write("\n" + "\n".join(f"- {e}" for e in filter(None, extra[:2])) + "\n")
+            f.write("\n| " + " | ".join(dhead) + " |\n")
+            f.write("|" + "|".join("---" for _ in dhead) + "|\n")
+            for row in drows:
+                f.write("| " + " | ".join(str(c) for c in row) + " |\n")
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = argv[1], argv[2:]
+    if cmd == "freeport":
+        freeport()
+    elif cmd == "startup":
+        startup(args[0], args[1], int(args[2]))
+    elif cmd == "login":
+        login(args[0])
+    elif cmd == "get":
+        get(*args)
+    elif cmd == "wait-port":
+        wait_port(*args)
+    elif cmd == "rss":
+        print(proc_status(int(args[0]), "VmRSS"))
+    elif cmd == "report":
+        report(args[0], args[1] if len(args) > 1 else None)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# bench/run.sh: Gatehouse benchmark (`make bench` runs `./bench/run.sh <abs build dir>`).
+#
+# Measures, in one run and against baselines taken in that same run (machines are shared and
+# noisy, so only the ratios mean much):
+#   a. exec -> "gatehouse listening on" line (median of 10 restarts) and idle RSS 1 s after start
+#   b. logins/s (wrk, 16 connections) next to argon2id verifies/s on 2 threads (argon2_rate)
+#   c. /healthz p99 latency while a second login storm saturates the hashing pool
+#   d. GET /users/me with an opaque bearer token, req/s, next to nginx returning a static 200
+#   e. a summary table on stdout; also written as markdown to $BENCH_OUT when that is set
+#
+# All load goes to 127.0.0.1 and is bounded in time. Everything lives in one mktemp dir,
+# removed at exit (BENCH_KEEP_TMP=1 keeps it). Only processes started here are stopped, by PID.
+#
+# Knobs (environment): BENCH_OUT, BENCH_KEEP_TMP, BENCH_DURATION (s, default 10),
+# BENCH_STARTUP_RUNS (default 10), BENCH_ARGON2_THREADS (default 2), and the server's own
+# GATEHOUSE_SERVER_THREADS / GATEHOUSE_SERVER_BLOCKING_THREADS (passed through unchanged).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_DIR=${1:-$BENCH_DIR/../build}
+[[ -d $BUILD_DIR ]] || { echo "run.sh: no build dir $BUILD_DIR (run \`make bench\`)" >&2; exit 2; }
+BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+
+GATEHOUSE=$BUILD_DIR/gatehouse
+ARGON2_RATE=$BUILD_DIR/bench/argon2_rate
+PY=/usr/bin/python3
+HELPER=$BENCH_DIR/helper.py
+NGINX=${NGINX:-/usr/sbin/nginx}
+DURATION=${BENCH_DURATION:-10}
+STARTUP_RUNS=${BENCH_STARTUP_RUNS:-10}
+A2_THREADS=${BENCH_ARGON2_THREADS:-2}
+# argon2id cost: the server's defaults, set explicitly so argon2_rate and the server agree.
+A2_MEMORY_KIB=${GATEHOUSE_ACCOUNTS_ARGON2_MEMORY_KIB:-19456}
+A2_ITERATIONS=${GATEHOUSE_ACCOUNTS_ARGON2_ITERATIONS:-2}
+
+for f in "$GATEHOUSE" "$ARGON2_RATE" "$PY" "$NGINX"; do
+  [[ -x $f ]] || { echo "run.sh: missing executable $f" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "run.sh: wrk is not installed" >&2; exit 2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+RESULTS=$WORK/results.env
+STARTED_PIDS=()
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# Stop one process this script started: SIGTERM, up to 15 s, then SIGKILL. Its exit status is
+# left in STOP_RC (not printed: `wait` only works in this shell, never in a $(...) subshell).
+STOP_RC=0
+stop_pid() {
+  local pid=$1 i rc=0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid ignored SIGTERM for 15 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  STOP_RC=$rc
+}
+
+forget_pid() {
+  local keep=() p
+  for p in "${STARTED_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  STARTED_PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do stop_pid "$pid"; done
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then
+    log "work dir kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+put() { echo "$1=$2" >>"$RESULTS"; }
+
+# The WRKSTATS line printed by bench/stats.lua's done() hook: field NAME of FILE.
+wrkstat() { grep -m1 '^WRKSTATS ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+sockerr() {
+  local f=$1
+  echo $(($(wrkstat connect_err "$f") + $(wrkstat read_err "$f") + $(wrkstat write_err "$f") + $(wrkstat timeout_err "$f")))
+}
+# Record the usual fields of a wrk run under PREFIX_*.
+record_wrk() {
+  local prefix=$1 f=$2
+  grep -q '^WRKSTATS ' "$f" || { echo "run.sh: wrk produced no stats, see $f:" >&2; cat "$f" >&2; exit 1; }
+  put "${prefix}_rps" "$(wrkstat rps "$f")"
+  put "${prefix}_requests" "$(wrkstat requests "$f")"
+  put "${prefix}_p50_us" "$(wrkstat p50_us "$f")"
+  put "${prefix}_p99_us" "$(wrkstat p99_us "$f")"
+  put "${prefix}_max_us" "$(wrkstat max_us "$f")"
+  put "${prefix}_non2xx" "$(wrkstat non2xx "$f")"
+  put "${prefix}_sockerr" "$(sockerr "$f")"
+  if [[ $(wrkstat non2xx "$f") != 0 ]]; then log "WARNING: $prefix: $(wrkstat non2xx "$f") responses with status >= 400"; fi
+  if [[ $(sockerr "$f") != 0 ]]; then log "WARNING: $prefix: $(sockerr "$f") socket errors (see $f)"; fi
+}
+
+export BENCH_DIR
+export BENCH_USERNAME=admin
+BENCH_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+export BENCH_PASSWORD
+export GATEHOUSE_ACCOUNTS_ARGON2_MEMORY_KIB=$A2_MEMORY_KIB GATEHOUSE_ACCOUNTS_ARGON2_ITERATIONS=$A2_ITERATIONS
+
+put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+put nproc "$(nproc)"
+put cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+put server_threads "${GATEHOUSE_SERVER_THREADS:-default (one per core)}"
+put blocking_threads "${GATEHOUSE_SERVER_BLOCKING_THREADS:-default (one per core)}"
+put workdir "$WORK"
+[[ ${BENCH_KEEP_TMP:-0} == 1 ]] && put kept 1
+
+# --- a. startup time and idle RSS -----------------------------------------------------------
+log "a. startup: 1 first start + $STARTUP_RUNS restarts (exec -> listening line, VmRSS 1 s later)"
+mkdir -p "$WORK/startup"
+"$PY" "$HELPER" startup "$GATEHOUSE" "$WORK/startup" "$STARTUP_RUNS" | tee -a "$RESULTS" >&2
+
+# --- the server under test ------------------------------------------------------------------
+mkdir -p "$WORK/data"
+GATEHOUSE_ADMIN_PASSWORD=$BENCH_PASSWORD "$GATEHOUSE" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+  >"$WORK/server.stdout" 2>"$WORK/server.stderr" </dev/null &
+SERVER_PID=$!
+STARTED_PIDS+=("$SERVER_PID")
+BASE=
+for ((i = 0; i < 300; i++)); do
+  BASE=$(sed -n 's/^gatehouse listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/server.stdout" | head -n1)
+  [[ -n $BASE ]] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "run.sh: gatehouse exited at start:" >&2; tail -n 20 "$WORK/server.stderr" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n $BASE ]] || { echo "run.sh: gatehouse printed no listening line in 30 s" >&2; exit 1; }
+log "server pid $SERVER_PID at $BASE"
+read -r code body < <("$PY" "$HELPER" get "$BASE/healthz")
+[[ $code == 200 ]] || { echo "run.sh: GET /healthz gave $code $body" >&2; exit 1; }
+
+# --- b. argon2id verifies/s, then the login storm ---------------------------------------------
+log "b. argon2_rate: $A2_THREADS threads, ${DURATION}s (m=${A2_MEMORY_KIB} KiB, t=${A2_ITERATIONS})"
+"$ARGON2_RATE" "$A2_THREADS" "$DURATION" "$A2_MEMORY_KIB" "$A2_ITERATIONS" >"$WORK/argon2_rate.txt"
+put argon2_vps "$(tail -n1 "$WORK/argon2_rate.txt" | sed -n 's/.*verifies_per_second=//p')"
+log "   $(tail -n1 "$WORK/argon2_rate.txt")"
+
+log "b. login storm: wrk -t2 -c16 -d${DURATION}s POST /auth/login"
+wrk -t2 -c16 -d"${DURATION}s" --timeout 10s --latency -s "$BENCH_DIR/login.lua" "$BASE/auth/login" >"$WORK/wrk_login.txt" 2>&1
+record_wrk login "$WORK/wrk_login.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_login.txt")"
+
+# The same hash rate again right after: how much the machine drifted during the storm. The
+# settle pause lets the server finish logins still queued when wrk hung up (at most 16).
+sleep 2
+"$ARGON2_RATE" "$A2_THREADS" "$DURATION" "$A2_MEMORY_KIB" "$A2_ITERATIONS" >"$WORK/argon2_rate_after.txt"
+put argon2_vps_after "$(tail -n1 "$WORK/argon2_rate_after.txt" | sed -n 's/.*verifies_per_second=//p')"
+log "   after the storm: $(tail -n1 "$WORK/argon2_rate_after.txt")"
+
+# --- c. /healthz p99, idle and during a login storm -----------------------------------------
+HZ_DURATION=$((DURATION * 8 / 10 > 0 ? DURATION * 8 / 10 : 1))
+log "c. /healthz idle baseline: wrk -t1 -c4 -d${HZ_DURATION}s"
+wrk -t1 -c4 -d"${HZ_DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "$BASE/healthz" >"$WORK/wrk_healthz_idle.txt" 2>&1
+record_wrk healthz_idle "$WORK/wrk_healthz_idle.txt"
+
+log "c. /healthz during a login storm: storm wrk -t2 -c16 -d$((HZ_DURATION + 4))s, probe wrk -t1 -c4 -d${HZ_DURATION}s after 2 s"
+wrk -t2 -c16 -d"$((HZ_DURATION + 4))s" --timeout 10s -s "$BENCH_DIR/login.lua" "$BASE/auth/login" >"$WORK/wrk_storm2.txt" 2>&1 &
+STORM_PID=$!
+STARTED_PIDS+=("$STORM_PID")
+sleep 2
+wrk -t1 -c4 -d"${HZ_DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "$BASE/healthz" >"$WORK/wrk_healthz_storm.txt" 2>&1
+# wrk ends on its own after -d; wait for it (stop_pid only signals if it is somehow still running
+# 20 s later, which a bounded wrk should never be).
+for ((i = 0; i < 200; i++)); do kill -0 "$STORM_PID" 2>/dev/null || break; sleep 0.1; done
+stop_pid "$STORM_PID"
+forget_pid "$STORM_PID"
+[[ $STOP_RC == 0 ]] || log "WARNING: storm wrk exited with $STOP_RC"
+record_wrk healthz_storm "$WORK/wrk_healthz_storm.txt"
+record_wrk storm2_login "$WORK/wrk_storm2.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_healthz_storm.txt")"
+sleep 2
+
+# --- d. GET /users/me with an opaque token vs nginx static 200 ------------------------------
+log "d. GET /users/me: wrk -t2 -c64 -d${DURATION}s with Authorization: Bearer"
+BENCH_TOKEN=$("$PY" "$HELPER" login "$BASE")
+export BENCH_TOKEN
+read -r code body < <("$PY" "$HELPER" get "$BASE/users/me" bearer)
+[[ $code == 200 ]] || { echo "run.sh: GET /users/me with the token gave $code $body" >&2; exit 1; }
+wrk -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/bearer.lua" "$BASE/users/me" >"$WORK/wrk_me.txt" 2>&1
+record_wrk me "$WORK/wrk_me.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_me.txt")"
+
+NGINX_PORT=$("$PY" "$HELPER" freeport)
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/logs/stdout.log" 2>&1 </dev/null &
+NGINX_PID=$!
+STARTED_PIDS+=("$NGINX_PID")
+"$PY" "$HELPER" wait-port "$NGINX_PORT" 10 || { cat "$WORK/nginx/logs/"* >&2; exit 1; }
+read -r code body < <("$PY" "$HELPER" get "http://127.0.0.1:$NGINX_PORT/")
+[[ $code == 200 ]] || { echo "run.sh: nginx gave $code $body" >&2; exit 1; }
+log "d. nginx baseline (pid $NGINX_PID, port $NGINX_PORT): wrk -t2 -c64 -d${DURATION}s"
+wrk -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/" >"$WORK/wrk_nginx.txt" 2>&1
+record_wrk nginx "$WORK/wrk_nginx.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_nginx.txt")"
+stop_pid "$NGINX_PID"
+forget_pid "$NGINX_PID"
+
+# --- the server after the load: RSS, clean shutdown, error lines ----------------------------
+put rss_after_load_kib "$("$PY" "$HELPER" rss "$SERVER_PID")"
+stop_pid "$SERVER_PID"
+put server_exit "$STOP_RC"
+forget_pid "$SERVER_PID"
+count_level() { cat "$WORK/server.stderr" "$WORK/startup/server.stderr" | grep -cE "\"level\": *\"($1)\"" || true; }
+put server_error_lines "$(count_level 'error|critical')"
+put server_warn_lines "$(count_level 'warning|warn')"
+
+# --- e. summary -----------------------------------------------------------------------------
+echo
+"$PY" "$HELPER" report "$RESULTS" "${BENCH_OUT:-}"
+[[ -n ${BENCH_OUT:-} ]] && log "markdown summary written to $BENCH_OUT"
+exit 0

@@ -1,0 +1,102 @@
+// accounts/accounts.h: users, their passwords, and logging in. Password hashing runs on
+// the caller's thread, which must be a blocking-pool thread (argon2id is slow on purpose).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit.h"
+#include "core/clock.h"
+#include "core/context.h"
+#include "core/result.h"
+#include "crypto/password.h"
+#include "store/store.h"
+#include "tokens/session_tokens.h"
+
+namespace gatehouse::accounts {
+
+using User = store::UserRecord;
+
+enum class AccountErrc {
+  invalid_request,      // 400
+  invalid_credentials,  // 401
+  forbidden,            // 403
+  not_found,            // 404
+  conflict,             // 409
+  unavailable,          // 503
+};
+
+struct AccountError {
+  AccountErrc code{AccountErrc::invalid_request};
+  std::string description{};  // safe to send to the client
+};
+
+struct NewUser {
+  std::string username{};
+  std::string password{};
+  std::string email{};
+  std::vector<std::string> roles{};  // empty = ["user"]
+};
+
+// Absent members are left unchanged. email: set to "" to remove it.
+struct UserPatch {
+  std::optional<bool> disabled{};
+  std::optional<std::vector<std::string>> roles{};
+  std::optional<std::string> password{};
+  std::optional<std::string> email{};
+};
+
+struct AccountSettings {
+  std::size_t min_password_length{8};
+};
+
+struct UserPage {
+  std::vector<User> users{};
+  std::string next_cursor{};  // empty: no more
+};
+
+class Accounts {
+ public:
+  Accounts(store::Store& store, tokens::SessionTokens& sessions, audit::AuditLog& audit,
+           const crypto::PasswordHasher& hasher, const Clock& clock, AccountSettings settings);
+
+  Result<User, AccountError> create(const NewUser& request, const RequestContext& ctx);
+  Result<User, AccountError> get(const std::string& id);
+  Result<UserPage, AccountError> list(const std::string& cursor, int limit);
+  Result<User, AccountError> update(const std::string& id, const UserPatch& patch, const RequestContext& ctx);
+  Result<void, AccountError> remove(const std::string& id, const RequestContext& ctx);
+
+  // Finds the user by username, or by e-mail when no username matches, and checks the
+  // password. Unknown users cost a dummy verify; disabled users fail like wrong passwords.
+  Result<User, AccountError> check_password(const std::string& login, const std::string& password);
+  // check_password + a new session, with the audit events.
+  Result<std::pair<User, tokens::TokenPair>, AccountError> login(const std::string& login,
+                                                                 const std::string& password,
+                                                                 const RequestContext& ctx);
+  Result<void, AccountError> change_password(const std::string& user_id, const std::string& current,
+                                             const std::string& replacement, const std::string& keep_session_id,
+                                             const RequestContext& ctx);
+
+  // First start on an empty store: creates the admin. Returns true when it did.
+  Result<bool, AccountError> bootstrap_admin(const std::string& username, const std::string& password);
+
+  const AccountSettings& settings() const { return settings_; }
+
+ private:
+  Result<void, AccountError> validate_password(const std::string& password) const;
+  Result<void, AccountError> revoke_sessions(const std::string& user_id, const std::string& keep);
+
+  store::Store& store_;
+  tokens::SessionTokens& sessions_;
+  audit::AuditLog& audit_;
+  const crypto::PasswordHasher& hasher_;
+  const Clock& clock_;
+  AccountSettings settings_;
+};
+
+// Syntax checks shared by the API and the CLI; the error names the rule.
+Result<void, std::string> validate_username(const std::string& username);
+Result<void, std::string> validate_email(const std::string& email);
+Result<void, std::string> validate_roles(const std::vector<std::string>& roles);
+
+}  // namespace gatehouse::accounts

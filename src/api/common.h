@@ -1,0 +1,86 @@
+// api/common.h: what every handler needs to turn HTTP into a service call and back.
+// Handlers parse, call one service, and map the result; rules live in the services.
+#pragma once
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "accounts/accounts.h"
+#include "audit/audit.h"
+#include "authn/authenticator.h"
+#include "core/clock.h"
+#include "core/context.h"
+#include "core/result.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "store/store.h"
+#include "tokens/session_tokens.h"
+
+namespace gatehouse::api {
+
+using http::Request;
+using http::Response;
+
+struct Services {
+  store::Store& store;
+  accounts::Accounts& accounts;
+  tokens::SessionTokens& sessions;
+  authn::Authenticator& authenticator;
+  audit::AuditLog& audit;
+  const Clock& clock;
+};
+
+RequestContext context_of(const Request& request);
+
+Response json(int status, const boost::json::value& value);
+Response bad_request(std::string_view description);
+
+// The body as a JSON object, or a 400 that says what is wrong with it.
+Result<boost::json::object, Response> json_object_body(const Request& request);
+// Each reader leaves `out` alone when the key is absent and answers 400 on a wrong type.
+std::optional<Response> read_string(const boost::json::object& body, std::string_view key,
+                                    std::optional<std::string>& out);
+std::optional<Response> read_bool(const boost::json::object& body, std::string_view key, std::optional<bool>& out);
+std::optional<Response> read_string_list(const boost::json::object& body, std::string_view key,
+                                         std::optional<std::vector<std::string>>& out);
+std::optional<Response> require_present(std::string_view key, bool present);
+std::optional<Response> reject_unknown_fields(const boost::json::object& body,
+                                              std::initializer_list<std::string_view> allowed);
+
+// A query parameter given at most once; 400 for a malformed query or a repeated key.
+Result<std::optional<std::string>, Response> query_param(const Request& request, std::string_view key);
+// ?limit= as an integer in [1, max] (default when absent), or a 400.
+Result<int, Response> limit_param(const Request& request, int default_limit, int max_limit);
+
+// Authentication and authorization of the caller: the principal, or the 400/401/403/503.
+Result<authn::Principal, Response> authenticate(Services& services, const Request& request);
+Result<authn::Principal, Response> authorize(Services& services, const Request& request,
+                                             std::string_view permission);
+
+Response account_error(const accounts::AccountError& error);
+Response unavailable(std::string_view description);
+Response with_no_store(Response response);
+
+boost::json::object user_json(const accounts::User& user);
+std::string rfc3339_or_null(std::int64_t t);
+
+// One registration function per endpoint group.
+void add_health_routes(http::Router& router, Services& services);
+void add_auth_routes(http::Router& router, Services& services);
+void add_me_routes(http::Router& router, Services& services);
+void add_user_admin_routes(http::Router& router, Services& services);
+void add_audit_routes(http::Router& router, Services& services);
+
+inline void add_all_routes(http::Router& router, Services& services) {
+  add_health_routes(router, services);
+  add_auth_routes(router, services);
+  add_me_routes(router, services);
+  add_user_admin_routes(router, services);
+  add_audit_routes(router, services);
+}
+
+}  // namespace gatehouse::api

@@ -1,0 +1,144 @@
+#include "app/app.h"
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "api/common.h"
+#include "core/log.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace gatehouse::app {
+namespace {
+
+// Expired tokens and old audit events are deleted on this cadence.
+constexpr std::chrono::minutes kHousekeepingEvery{10};
+
+int threads_or_cores(int configured) {
+  if (configured > 0) return configured;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+log::Level level_of(const std::string& name) {
+  if (name == "debug") return log::Level::debug;
+  if (name == "warn") return log::Level::warn;
+  if (name == "error") return log::Level::error;
+  return log::Level::info;
+}
+
+// Deletes expired tokens and audit events past retention until stopped.
+class Housekeeper {
+ public:
+  explicit Housekeeper(App& app) : app_(app), thread_([this] { loop(); }) {}
+  ~Housekeeper() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      lock.unlock();
+      const std::int64_t now = app_.clock().now_unix();
+      if (auto n = app_.store().purge_expired(now); !n)
+        log::warn("housekeeping: purging tokens failed", {{"reason", n.error().message}});
+      if (auto n = app_.store().purge_audit_before(now - app_.config().audit.retention.count()); !n)
+        log::warn("housekeeping: purging audit events failed", {{"reason", n.error().message}});
+      lock.lock();
+      cv_.wait_for(lock, kHousekeepingEvery, [this] { return stop_; });
+    }
+  }
+
+  App& app_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config) {
+  std::unique_ptr<App> app(new App(config));
+  auto store = store::open_store(config.storage_url());
+  if (!store) return tl::unexpected("storage: " + store.error().message);
+  app->store_ = std::move(*store);
+  if (auto migrated = app->store_->migrate(); !migrated)
+    return tl::unexpected("storage: migration failed: " + migrated.error().message);
+  try {
+    app->audit_ = std::make_unique<audit::AuditLog>(*app->store_, audit::open_line_sink(config.audit.file), app->clock_);
+    app->hasher_ = std::make_unique<crypto::PasswordHasher>(crypto::Argon2Params{
+        .memory_bytes = static_cast<std::size_t>(config.accounts.argon2_memory_kib) * 1024,
+        .iterations = static_cast<std::uint64_t>(config.accounts.argon2_iterations)});
+  } catch (const std::exception& e) {
+    return tl::unexpected(std::string(e.what()));
+  }
+  app->sessions_ = std::make_unique<tokens::SessionTokens>(
+      *app->store_, *app->audit_, app->clock_,
+      tokens::TokenSettings{.access_ttl = config.tokens.access_ttl, .refresh_ttl = config.tokens.refresh_ttl});
+  app->accounts_ = std::make_unique<accounts::Accounts>(
+      *app->store_, *app->sessions_, *app->audit_, *app->hasher_, app->clock_,
+      accounts::AccountSettings{.min_password_length = static_cast<std::size_t>(config.accounts.min_password_length)});
+  app->authenticator_ = std::make_unique<authn::Authenticator>(
+      *app->accounts_, *app->sessions_, *app->audit_, app->clock_,
+      authn::AuthnSettings{.basic_enabled = config.auth.basic, .basic_cache_ttl = config.auth.basic_cache_ttl});
+  return app;
+}
+
+int serve(const config::Config& config) {
+  log::init(level_of(config.log.level));
+  auto opened = App::open(config);
+  if (!opened) {
+    std::fprintf(stderr, "gatehouse: %s\n", opened.error().c_str());
+    return 1;
+  }
+  App& app = **opened;
+  auto bootstrapped = app.accounts().bootstrap_admin(config.admin.username, config.admin.password);
+  if (!bootstrapped) {
+    std::fprintf(stderr, "gatehouse: admin bootstrap: %s\n", bootstrapped.error().description.c_str());
+    return 1;
+  }
+  if (*bootstrapped) log::info("created the first admin user", {{"username", config.admin.username}});
+
+  http::Router router;
+  api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
+                         .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock()};
+  api::add_all_routes(router, services);
+
+  http::Server server(
+      http::ServerOptions{.host = config.listen_host,
+                          .port = config.listen_port,
+                          .network_threads = threads_or_cores(config.server.threads),
+                          .blocking_threads = threads_or_cores(config.server.blocking_threads),
+                          .max_body_bytes = static_cast<std::size_t>(config.server.max_body_bytes),
+                          .max_header_bytes = static_cast<std::size_t>(config.server.max_header_bytes),
+                          .header_timeout = config.server.header_timeout,
+                          .idle_timeout = config.server.idle_timeout,
+                          .shutdown_timeout = config.server.shutdown_timeout,
+                          .trusted_proxies = config.server.trusted_proxies},
+      router);
+  auto port = server.listen();
+  if (!port) {
+    std::fprintf(stderr, "gatehouse: %s\n", port.error().c_str());
+    return 1;
+  }
+  Housekeeper housekeeper(app);
+  const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
+                                                                              : config.listen_host;
+  const std::string url = "http://" + host + ":" + std::to_string(*port);
+  log::info("serving", {{"url", url}, {"storage", "sqlite"}, {"issuer", config.issuer_for(*port)}});
+  std::printf("gatehouse listening on %s\n", url.c_str());
+  std::fflush(stdout);
+  server.run();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace gatehouse::app

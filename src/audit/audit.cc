@@ -1,0 +1,95 @@
+#include "audit/audit.h"
+
+#include "core/log.h"
+#include "core/random.h"
+#include "core/time.h"
+
+namespace gatehouse::audit {
+namespace {
+
+class FileSink final : public LineSink {
+ public:
+  FileSink(std::FILE* file, bool owned) : file_(file), owned_(owned) {}
+  ~FileSink() override {
+    if (owned_) std::fclose(file_);
+  }
+  void write_line(const std::string& line) override {
+    std::lock_guard lock(mutex_);
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::FILE* file_;
+  bool owned_;
+};
+
+std::string detail_json(const std::vector<std::pair<std::string, std::string>>& detail) {
+  std::string out = "{";
+  for (const auto& [k, v] : detail) {
+    if (out.size() > 1) out.push_back(',');
+    log::append_json_string(out, k);
+    out.push_back(':');
+    log::append_json_string(out, v);
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<LineSink> open_line_sink(const std::string& path) {
+  if (path.empty()) return std::make_unique<FileSink>(stderr, false);
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) throw std::runtime_error("audit.file: cannot open " + path + " for appending");
+  return std::make_unique<FileSink>(f, true);
+}
+
+AuditLog::AuditLog(store::AuditStore& store, std::unique_ptr<LineSink> sink, const Clock& clock)
+    : store_(store), sink_(std::move(sink)), clock_(clock) {}
+
+void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
+  const auto now = clock_.now();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const store::AuditRecord record{.seq = 0,
+                                  .id = new_id(millis),
+                                  .time = to_unix(now),
+                                  .type = event.type,
+                                  .outcome = event.success ? "success" : "failure",
+                                  .user_id = event.user_id,
+                                  .username = event.username,
+                                  .ip = ctx.ip,
+                                  .user_agent = ctx.user_agent.substr(0, 256),
+                                  .request_id = ctx.request_id,
+                                  .detail_json = detail_json(event.detail)};
+  if (auto stored = store_.append_audit(record); !stored)
+    log::error("audit event not stored", {{"type", event.type}, {"reason", stored.error().message}});
+  std::string line = "{\"log\":\"audit\",";
+  line += to_json(record).substr(1);
+  sink_->write_line(line);
+}
+
+std::string AuditLog::to_json(const store::AuditRecord& r) {
+  std::string out = "{\"id\":";
+  log::append_json_string(out, r.id);
+  out += ",\"time\":";
+  log::append_json_string(out, rfc3339(r.time));
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"type", &r.type}, {"outcome", &r.outcome}, {"user_id", &r.user_id}, {"username", &r.username},
+      {"ip", &r.ip},     {"user_agent", &r.user_agent}, {"request_id", &r.request_id}};
+  for (const auto& [name, value] : fields) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    if (value->empty()) out += "null";
+    else log::append_json_string(out, *value);
+  }
+  out += ",\"detail\":";
+  out += r.detail_json.empty() ? "{}" : r.detail_json;
+  out += "}";
+  return out;
+}
+
+}  // namespace gatehouse::audit

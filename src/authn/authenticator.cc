@@ -1,0 +1,146 @@
+#include "authn/authenticator.h"
+
+#include "authz/permissions.h"
+#include "core/base64.h"
+#include "core/random.h"
+#include "crypto/digest.h"
+
+namespace gatehouse::authn {
+namespace {
+
+constexpr std::size_t kMaxBasicCacheEntries = 10000;
+
+tl::unexpected<AuthnError> fail(AuthnErrc code, std::string description, bool bearer = false) {
+  return tl::unexpected(AuthnError{code, std::move(description), bearer});
+}
+
+bool starts_with_scheme(std::string_view header, std::string_view scheme) {
+  if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return false;
+  return true;
+}
+
+std::string_view credential_part(std::string_view header, std::size_t scheme_len) {
+  std::string_view rest = header.substr(scheme_len);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  return rest;
+}
+
+}  // namespace
+
+std::string_view method_name(Method m) {
+  switch (m) {
+    case Method::opaque: return "opaque";
+    case Method::basic: return "basic";
+  }
+  return "unknown";
+}
+
+Authenticator::Authenticator(accounts::Accounts& accounts, tokens::SessionTokens& sessions, audit::AuditLog& audit,
+                             const Clock& clock, AuthnSettings settings)
+    : accounts_(accounts),
+      sessions_(sessions),
+      audit_(audit),
+      clock_(clock),
+      settings_(settings),
+      cache_key_(random_bytes(32)) {}
+
+Result<Principal, AuthnError> Authenticator::authenticate(const Presented& presented, const RequestContext& ctx) {
+  const std::size_t count = presented.authorization.size() + presented.api_key.size() + (presented.api_key_in_query ? 1 : 0);
+  if (count == 0) return fail(AuthnErrc::missing, "Authentication is required.");
+  if (count > 1)
+    return fail(AuthnErrc::ambiguous, "The request carries more than one credential; send exactly one.");
+  if (!presented.api_key.empty() || presented.api_key_in_query)
+    return fail(AuthnErrc::invalid_token, "API keys are not accepted by this server.");
+  const std::string& header = presented.authorization.front();
+  if (starts_with_scheme(header, "bearer")) {
+    return bearer(std::string(credential_part(header, 6)));
+  }
+  if (starts_with_scheme(header, "basic")) {
+    if (!settings_.basic_enabled) return fail(AuthnErrc::invalid_token, "HTTP Basic authentication is disabled.");
+    return basic(credential_part(header, 5), ctx);
+  }
+  return fail(AuthnErrc::invalid_token, "Unsupported Authorization scheme; use Bearer or Basic.");
+}
+
+Result<Principal, AuthnError> Authenticator::bearer(const std::string& token) {
+  auto grant = sessions_.verify_access(token);
+  if (!grant) {
+    if (grant.error().code == tokens::TokenErrc::unavailable)
+      return fail(AuthnErrc::unavailable, grant.error().description, true);
+    return fail(AuthnErrc::invalid_token, grant.error().description, true);
+  }
+  auto principal = principal_for(grant->user_id, Method::opaque, grant->session_id);
+  if (!principal) principal.error().bearer_presented = true;
+  return principal;
+}
+
+Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, const RequestContext& ctx) {
+  static constexpr std::string_view kMalformed = "The Basic credentials are not base64(username:password).";
+  auto decoded = base64_decode(encoded);
+  if (!decoded) return fail(AuthnErrc::invalid_token, std::string(kMalformed));
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos || colon == 0) return fail(AuthnErrc::invalid_token, std::string(kMalformed));
+  const std::string username = decoded->substr(0, colon);
+  const std::string password = decoded->substr(colon + 1);
+  const std::int64_t now = clock_.now_unix();
+
+  const std::string cache_key = crypto::hmac_sha256(cache_key_, *decoded);
+  std::optional<CachedBasic> cached;
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = basic_cache_.find(cache_key);
+    if (it != basic_cache_.end()) {
+      if (it->second.expires_at > now) cached = it->second;
+      else basic_cache_.erase(it);
+    }
+  }
+  if (cached) {
+    // Re-read the user: a disabled or deleted user, or a changed password, ends the entry.
+    auto user = accounts_.get(cached->user_id);
+    if (user && !user->disabled && crypto::sha256(user->password_hash) == cached->password_hash_digest)
+      return principal_for(user->id, Method::basic, {});
+    std::lock_guard lock(cache_mutex_);
+    basic_cache_.erase(cache_key);
+  }
+
+  auto user = accounts_.check_password(username, password);
+  if (!user) {
+    if (user.error().code == accounts::AccountErrc::unavailable)
+      return fail(AuthnErrc::unavailable, user.error().description);
+    audit_.record(ctx, audit::AuditEvent{.type = "basic.failure", .success = false, .user_id = {},
+                                         .username = username.substr(0, 64), .detail = {}});
+    return fail(AuthnErrc::invalid_credentials, "The username or password is incorrect.");
+  }
+  if (settings_.basic_cache_ttl.count() > 0) {
+    std::lock_guard lock(cache_mutex_);
+    if (basic_cache_.size() >= kMaxBasicCacheEntries) basic_cache_.clear();
+    basic_cache_[cache_key] = CachedBasic{user->id, crypto::sha256(user->password_hash),
+                                          now + settings_.basic_cache_ttl.count()};
+  }
+  return principal_for(user->id, Method::basic, {});
+}
+
+Result<Principal, AuthnError> Authenticator::principal_for(const std::string& user_id, Method method,
+                                                           std::string session_id) {
+  auto user = accounts_.get(user_id);
+  if (!user) {
+    if (user.error().code == accounts::AccountErrc::unavailable)
+      return fail(AuthnErrc::unavailable, user.error().description);
+    return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
+  }
+  if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
+  return Principal{.subject = user->id,
+                   .user_id = user->id,
+                   .username = user->username,
+                   .method = method,
+                   .roles = user->roles,
+                   .permissions = authz::permissions_for(user->roles),
+                   .session_id = std::move(session_id),
+                   .key_id = {},
+                   .client_id = method == Method::opaque ? std::string(tokens::kFirstPartyClient) : std::string()};
+}
+
+}  // namespace gatehouse::authn

@@ -1,0 +1,75 @@
+// authn/authenticator.h: turns the credentials a request presents into one Principal.
+// Knows header values, not HTTP: api/ hands in what the request carried.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "accounts/accounts.h"
+#include "audit/audit.h"
+#include "authn/principal.h"
+#include "core/clock.h"
+#include "core/context.h"
+#include "core/result.h"
+#include "tokens/session_tokens.h"
+
+namespace gatehouse::authn {
+
+struct Presented {
+  std::vector<std::string> authorization{};  // every Authorization header
+  std::vector<std::string> api_key{};        // every X-API-Key header
+  bool api_key_in_query{false};
+};
+
+enum class AuthnErrc {
+  missing,              // no credential at all (401)
+  invalid_token,        // a bearer token that does not verify, or a malformed header (401)
+  invalid_credentials,  // Basic with a wrong username or password (401)
+  ambiguous,            // more than one credential (400)
+  unavailable,          // the store did not answer (503)
+};
+
+struct AuthnError {
+  AuthnErrc code{AuthnErrc::missing};
+  std::string description{};
+  bool bearer_presented{false};  // the 401 challenge then carries error="invalid_token"
+};
+
+struct AuthnSettings {
+  bool basic_enabled{true};
+  std::chrono::seconds basic_cache_ttl{60};
+};
+
+class Authenticator {
+ public:
+  Authenticator(accounts::Accounts& accounts, tokens::SessionTokens& sessions, audit::AuditLog& audit,
+                const Clock& clock, AuthnSettings settings);
+
+  Result<Principal, AuthnError> authenticate(const Presented& presented, const RequestContext& ctx);
+  const AuthnSettings& settings() const { return settings_; }
+
+ private:
+  Result<Principal, AuthnError> bearer(const std::string& token);
+  Result<Principal, AuthnError> basic(std::string_view encoded, const RequestContext& ctx);
+  Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id);
+
+  struct CachedBasic {
+    std::string user_id;
+    std::string password_hash_digest;  // the hash the password was verified against
+    std::int64_t expires_at;
+  };
+
+  accounts::Accounts& accounts_;
+  tokens::SessionTokens& sessions_;
+  audit::AuditLog& audit_;
+  const Clock& clock_;
+  AuthnSettings settings_;
+  const std::string cache_key_;  // per-process HMAC key: cache keys are useless elsewhere
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, CachedBasic> basic_cache_;
+};
+
+}  // namespace gatehouse::authn

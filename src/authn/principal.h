@@ -1,0 +1,25 @@
+// authn/principal.h: who is calling, however they proved it. Authorization looks only at this.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gatehouse::authn {
+
+enum class Method { opaque, basic };
+
+std::string_view method_name(Method m);
+
+struct Principal {
+  std::string subject{};   // user id
+  std::string user_id{};
+  std::string username{};
+  Method method{Method::opaque};
+  std::vector<std::string> roles{};
+  std::vector<std::string> permissions{};  // sorted: effective permissions of this credential
+  std::string session_id{};                // opaque tokens: the login session
+  std::string key_id{};
+  std::string client_id{};
+};
+
+}  // namespace gatehouse::authn

@@ -1,0 +1,23 @@
+// cli/commands.h: the subcommands that work directly on the store. Each returns an exit
+// code and prints results on stdout, problems on stderr.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace gatehouse::cli {
+
+int user_add(const config::Config& config, const std::string& username, const std::string& email,
+             const std::vector<std::string>& roles);
+int user_list(const config::Config& config);
+int user_set_password(const config::Config& config, const std::string& username);
+int user_disable(const config::Config& config, const std::string& username, bool disabled);
+int user_delete(const config::Config& config, const std::string& username);
+int migrate(const config::Config& config);
+
+// Reads a password from stdin: the whole input less one trailing newline, or a line typed
+// at a terminal with echo off. Never from argv, where `ps` and shell history would see it.
+std::string read_password_from_stdin(const char* prompt);
+
+}  // namespace gatehouse::cli

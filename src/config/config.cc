@@ -1,0 +1,323 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <variant>
+
+#include "core/time.h"
+
+namespace gatehouse::config {
+namespace {
+
+using Err = tl::unexpected<std::string>;
+
+// One configurable key: where it lives, how to read it, and whether it is a secret
+// (secrets may come from <ENV>_FILE and are never echoed in error messages).
+struct Key {
+  std::string section;
+  std::string name;
+  std::variant<std::function<std::string&(Config&)>, std::function<bool&(Config&)>,
+               std::function<std::int64_t&(Config&)>, std::function<seconds&(Config&)>,
+               std::function<std::vector<std::string>&(Config&)>, std::function<int&(Config&)>>
+      target;
+  bool secret{false};
+
+  std::string path() const { return section + "." + name; }
+  std::string env_name() const {
+    std::string out = "GATEHOUSE_" + section + "_" + name;
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+  }
+};
+
+template <class T>
+Key key(std::string section, std::string name, std::function<T&(Config&)> target, bool secret = false) {
+  return Key{std::move(section), std::move(name), std::move(target), secret};
+}
+
+const std::vector<Key>& keys() {
+  using S = std::string;
+  static const std::vector<Key> table = {
+      key<S>("server", "listen", [](Config& c) -> S& { return c.server.listen; }),
+      key<int>("server", "threads", [](Config& c) -> int& { return c.server.threads; }),
+      key<int>("server", "blocking_threads", [](Config& c) -> int& { return c.server.blocking_threads; }),
+      key<bool>("server", "allow_insecure_http", [](Config& c) -> bool& { return c.server.allow_insecure_http; }),
+      key<std::vector<S>>("server", "trusted_proxies",
+                          [](Config& c) -> std::vector<S>& { return c.server.trusted_proxies; }),
+      key<S>("server", "issuer", [](Config& c) -> S& { return c.server.issuer; }),
+      key<std::int64_t>("server", "max_body_bytes", [](Config& c) -> std::int64_t& { return c.server.max_body_bytes; }),
+      key<std::int64_t>("server", "max_header_bytes",
+                        [](Config& c) -> std::int64_t& { return c.server.max_header_bytes; }),
+      key<seconds>("server", "header_timeout", [](Config& c) -> seconds& { return c.server.header_timeout; }),
+      key<seconds>("server", "idle_timeout", [](Config& c) -> seconds& { return c.server.idle_timeout; }),
+      key<seconds>("server", "shutdown_timeout", [](Config& c) -> seconds& { return c.server.shutdown_timeout; }),
+      key<S>("storage", "url", [](Config& c) -> S& { return c.storage.url; }, true),
+      key<S>("storage", "data_dir", [](Config& c) -> S& { return c.storage.data_dir; }),
+      key<S>("tls", "cert_file", [](Config& c) -> S& { return c.tls.cert_file; }),
+      key<S>("tls", "key_file", [](Config& c) -> S& { return c.tls.key_file; }),
+      key<S>("tokens", "format", [](Config& c) -> S& { return c.tokens.format; }),
+      key<S>("tokens", "signing_alg", [](Config& c) -> S& { return c.tokens.signing_alg; }),
+      key<seconds>("tokens", "access_ttl", [](Config& c) -> seconds& { return c.tokens.access_ttl; }),
+      key<seconds>("tokens", "refresh_ttl", [](Config& c) -> seconds& { return c.tokens.refresh_ttl; }),
+      key<seconds>("tokens", "leeway", [](Config& c) -> seconds& { return c.tokens.leeway; }),
+      key<S>("tokens", "audience", [](Config& c) -> S& { return c.tokens.audience; }),
+      key<S>("tokens", "hs256_secret", [](Config& c) -> S& { return c.tokens.hs256_secret; }, true),
+      key<bool>("accounts", "allow_registration", [](Config& c) -> bool& { return c.accounts.allow_registration; }),
+      key<std::int64_t>("accounts", "min_password_length",
+                        [](Config& c) -> std::int64_t& { return c.accounts.min_password_length; }),
+      key<std::int64_t>("accounts", "argon2_memory_kib",
+                        [](Config& c) -> std::int64_t& { return c.accounts.argon2_memory_kib; }),
+      key<std::int64_t>("accounts", "argon2_iterations",
+                        [](Config& c) -> std::int64_t& { return c.accounts.argon2_iterations; }),
+      key<bool>("auth", "basic", [](Config& c) -> bool& { return c.auth.basic; }),
+      key<seconds>("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
+      key<S>("audit", "file", [](Config& c) -> S& { return c.audit.file; }),
+      key<seconds>("audit", "retention", [](Config& c) -> seconds& { return c.audit.retention; }),
+      key<S>("admin", "username", [](Config& c) -> S& { return c.admin.username; }),
+      key<S>("admin", "password", [](Config& c) -> S& { return c.admin.password; }, true),
+      key<S>("log", "level", [](Config& c) -> S& { return c.log.level; }),
+  };
+  return table;
+}
+
+// A value as read from either source, before it is checked against the key's type.
+struct Raw {
+  std::string where;   // "file" or the environment variable's name
+  std::string text;    // env text, or the TOML value re-spelled for messages
+  const toml::node* node{nullptr};
+};
+
+std::string describe(const Key& k, const Raw& raw) {
+  std::string out = k.path();
+  if (raw.where != "file") out += " (" + raw.where + ")";
+  return out;
+}
+
+std::string shown(const Key& k, const Raw& raw) { return k.secret ? "<hidden>" : "\"" + raw.text + "\""; }
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+Result<void, std::string> assign(Config& config, const Key& k, const Raw& raw) {
+  const auto fail = [&](std::string_view expected) -> Result<void, std::string> {
+    return Err(describe(k, raw) + ": expected " + std::string(expected) + ", got " + shown(k, raw));
+  };
+  return std::visit(
+      [&](auto& target) -> Result<void, std::string> {
+        using T = std::decay_t<decltype(target(config))>;
+        T& slot = target(config);
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (raw.node) {
+            if (!raw.node->is_string()) return fail("a string");
+            slot = raw.node->as_string()->get();
+          } else {
+            slot = raw.text;
+          }
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (raw.node) {
+            if (!raw.node->is_boolean()) return fail("true or false");
+            slot = raw.node->as_boolean()->get();
+          } else if (raw.text == "true" || raw.text == "1") {
+            slot = true;
+          } else if (raw.text == "false" || raw.text == "0") {
+            slot = false;
+          } else {
+            return fail("true or false");
+          }
+        } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, int>) {
+          std::optional<std::int64_t> v;
+          if (raw.node) {
+            if (raw.node->is_integer()) v = raw.node->as_integer()->get();
+          } else {
+            v = parse_int(raw.text);
+          }
+          if (!v || *v < 0 || *v > 1'000'000'000'000) return fail("a non-negative integer");
+          slot = static_cast<T>(*v);
+        } else if constexpr (std::is_same_v<T, seconds>) {
+          std::optional<seconds> v;
+          if (raw.node) {
+            if (raw.node->is_integer() && raw.node->as_integer()->get() > 0)
+              v = parse_duration(std::to_string(raw.node->as_integer()->get()));
+            else if (raw.node->is_string())
+              v = parse_duration(raw.node->as_string()->get());
+          } else {
+            v = parse_duration(raw.text);
+          }
+          if (!v) return fail("a positive duration: integer seconds or a string like \"30s\", \"15m\", \"1h\", \"30d\"");
+          slot = *v;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          std::vector<std::string> out;
+          if (raw.node) {
+            const auto* array = raw.node->as_array();
+            if (!array) return fail("an array of strings");
+            for (const auto& item : *array) {
+              if (!item.is_string()) return fail("an array of strings");
+              out.push_back(item.as_string()->get());
+            }
+          } else {
+            std::stringstream ss(raw.text);
+            for (std::string item; std::getline(ss, item, ',');)
+              if (!item.empty()) out.push_back(item);
+          }
+          slot = std::move(out);
+        }
+        return {};
+      },
+      k.target);
+}
+
+std::string spell(const toml::node& node) {
+  std::ostringstream out;
+  node.visit([&](const auto& v) { out << v; });
+  std::string s = out.str();
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+Result<std::string, std::string> read_secret_file(const std::string& var, const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Err(var + ": cannot read the file it names");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) content.pop_back();
+  return content;
+}
+
+Result<Config, std::string> load_impl(const toml::table* file, const Overrides& overrides, EnvLookup env) {
+  Config config;
+  if (file) {
+    for (const auto& [section, node] : *file) {
+      const auto* table = node.as_table();
+      const std::string section_name(section.str());
+      if (!table) return Err("config file: [" + section_name + "] must be a table");
+      for (const auto& [name, value] : *table) {
+        const std::string key_name(name.str());
+        const auto it = std::find_if(keys().begin(), keys().end(),
+                                     [&](const Key& k) { return k.section == section_name && k.name == key_name; });
+        if (it == keys().end()) return Err("config file: unknown key " + section_name + "." + key_name);
+        auto ok = assign(config, *it, Raw{"file", spell(value), &value});
+        if (!ok) return Err(ok.error());
+      }
+    }
+  }
+  for (const auto& k : keys()) {
+    const std::string var = k.env_name();
+    const char* direct = env(var.c_str());
+    const char* from_file = k.secret ? env((var + "_FILE").c_str()) : nullptr;
+    if (direct && from_file) return Err(var + " and " + var + "_FILE are both set: choose one");
+    if (from_file) {
+      auto content = read_secret_file(var + "_FILE", from_file);
+      if (!content) return Err(content.error());
+      auto ok = assign(config, k, Raw{var + "_FILE", *content, nullptr});
+      if (!ok) return Err(ok.error());
+    } else if (direct) {
+      auto ok = assign(config, k, Raw{var, direct, nullptr});
+      if (!ok) return Err(ok.error());
+    }
+  }
+  if (overrides.listen) config.server.listen = *overrides.listen;
+  if (overrides.data_dir) config.storage.data_dir = *overrides.data_dir;
+  if (overrides.issuer) config.server.issuer = *overrides.issuer;
+  auto ok = finalize(config);
+  if (!ok) return Err(ok.error());
+  return config;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+std::string Config::storage_url() const {
+  return storage.url.empty() ? "sqlite://" + storage.data_dir + "/gatehouse.db" : storage.url;
+}
+
+std::string Config::issuer_for(std::uint16_t bound_port) const {
+  if (!server.issuer.empty()) return server.issuer;
+  const std::string host = listen_host.find(':') != std::string::npos ? "[" + listen_host + "]" : listen_host;
+  return "http://" + host + ":" + std::to_string(bound_port);
+}
+
+Result<void, std::string> finalize(Config& c) {
+  using Err = tl::unexpected<std::string>;
+  // listen: HOST:PORT, or [IPv6]:PORT.
+  const auto colon = c.server.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return Err("server.listen: expected HOST:PORT such as 127.0.0.1:8080, got \"" + c.server.listen + "\"");
+  std::string host = c.server.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const auto port = parse_int(std::string_view(c.server.listen).substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535)
+    return Err("server.listen: expected a port from 0 to 65535, got \"" + c.server.listen + "\"");
+  c.listen_host = host;
+  c.listen_port = static_cast<std::uint16_t>(*port);
+
+  if (c.server.threads < 0 || c.server.threads > 256) return Err("server.threads: expected 0 (one per core) to 256");
+  if (c.server.blocking_threads < 0 || c.server.blocking_threads > 256)
+    return Err("server.blocking_threads: expected 0 (one per core) to 256");
+  if (c.server.max_body_bytes < 1024) return Err("server.max_body_bytes: expected at least 1024");
+  if (c.server.max_header_bytes < 1024) return Err("server.max_header_bytes: expected at least 1024");
+
+  if (!c.tls.cert_file.empty() || !c.tls.key_file.empty())
+    return Err("tls.cert_file / tls.key_file: TLS is not available in this build yet; terminate TLS in a "
+                      "proxy and set server.allow_insecure_http = true");
+  if (!is_loopback(c.listen_host) && !c.server.allow_insecure_http)
+    return Err("server.listen: plain HTTP is only served on loopback; listen on 127.0.0.1 or set "
+                      "server.allow_insecure_http = true behind a TLS-terminating proxy");
+
+  if (c.tokens.format != "opaque")
+    return Err("tokens.format: expected \"opaque\" (JWT access tokens are not available in this build yet), "
+                      "got \"" + c.tokens.format + "\"");
+  if (c.accounts.min_password_length < 1 || c.accounts.min_password_length > 1024)
+    return Err("accounts.min_password_length: expected 1 to 1024");
+  if (c.accounts.argon2_memory_kib < 8 || c.accounts.argon2_memory_kib > 4 * 1024 * 1024)
+    return Err("accounts.argon2_memory_kib: expected 8 to 4194304 (KiB)");
+  if (c.accounts.argon2_iterations < 1 || c.accounts.argon2_iterations > 100)
+    return Err("accounts.argon2_iterations: expected 1 to 100");
+  if (c.admin.username.empty()) return Err("admin.username: must not be empty");
+  static const std::vector<std::string> kLevels{"debug", "info", "warn", "error"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log.level) == kLevels.end())
+    return Err("log.level: expected debug, info, warn or error, got \"" + c.log.level + "\"");
+
+  const std::string url = c.storage_url();
+  if (url.rfind("sqlite://", 0) != 0)
+    return Err("storage.url: expected sqlite:///path/to/file.db (PostgreSQL arrives in a later release)");
+  c.storage_path = url.substr(std::string_view("sqlite://").size());
+  if (c.storage_path.empty()) return Err("storage.url: the SQLite path is empty");
+  return {};
+}
+
+Result<Config, std::string> load_from_string(std::string_view text, const Overrides& overrides, EnvLookup env) {
+  using Err = tl::unexpected<std::string>;
+  try {
+    const toml::table table = toml::parse(text);
+    return load_impl(&table, overrides, env);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config file: line " << e.source().begin.line << ": " << e.description();
+    return Err(msg.str());
+  }
+}
+
+const char* system_env(const char* name) { return std::getenv(name); }
+
+Result<Config, std::string> load(const std::optional<std::string>& file, const Overrides& overrides, EnvLookup env) {
+  using Err = tl::unexpected<std::string>;
+  if (!file) return load_impl(nullptr, overrides, env);
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) return Err("config file " + *file + ": cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_from_string(text, overrides, env);
+}
+
+}  // namespace gatehouse::config

@@ -1,0 +1,135 @@
+// config/config.h: the typed configuration. Plain structs; every member has a default that
+// says why. Loaded once at start from TOML, then GATEHOUSE_<SECTION>_<KEY> environment
+// variables (and <...>_FILE for secrets), then command-line flags; validated once.
+#pragma once
+#include <chrono>
+#include <cstdlib>
+#include <string_view>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace gatehouse::config {
+
+using std::chrono::seconds;
+
+struct ServerConfig {
+  std::string listen{"127.0.0.1:8080"};
+  // 0 = one network thread per core.
+  int threads{0};
+  // Threads for blocking work (argon2id, store round trips). 0 = one per core.
+  int blocking_threads{0};
+  // Plain HTTP is served only on loopback unless a TLS-terminating proxy sits in front.
+  bool allow_insecure_http{false};
+  std::vector<std::string> trusted_proxies{};
+  // Empty: http://<listen>.
+  std::string issuer{};
+  std::int64_t max_body_bytes{64 * 1024};
+  std::int64_t max_header_bytes{16 * 1024};
+  // Slow-loris guard: a client gets this long to send a complete request head.
+  seconds header_timeout{10};
+  // Idle keep-alive connections are closed after this long.
+  seconds idle_timeout{60};
+  // SIGTERM: in-flight requests get this long to finish.
+  seconds shutdown_timeout{10};
+};
+
+struct StorageConfig {
+  // Empty: sqlite://<data_dir>/gatehouse.db.
+  std::string url{};
+  std::string data_dir{"./var"};
+};
+
+struct TlsConfig {
+  std::string cert_file{};
+  std::string key_file{};
+};
+
+struct TokenConfig {
+  // "opaque" until the JWT issuer lands (issue 3); then "jwt" becomes the default.
+  std::string format{"opaque"};
+  std::string signing_alg{"ES256"};
+  // Access tokens cannot be recalled once copied, so they live one hour.
+  seconds access_ttl{3600};
+  // Refresh tokens rotate on every use; an unused one dies after 30 days.
+  seconds refresh_ttl{30 * 86400};
+  seconds leeway{30};
+  std::string audience{};
+  std::string hs256_secret{};
+};
+
+struct AccountsConfig {
+  bool allow_registration{false};
+  // NIST SP 800-63B: at least 8 characters.
+  std::int64_t min_password_length{8};
+  // argon2id cost (OWASP baseline): 19 MiB, 2 passes.
+  std::int64_t argon2_memory_kib{19 * 1024};
+  std::int64_t argon2_iterations{2};
+};
+
+struct AuthConfig {
+  bool basic{true};
+  // Successful Basic verifications are remembered this long, so a client that sends
+  // Basic on every request does not pay argon2id every time. Failures are never cached.
+  seconds basic_cache_ttl{60};
+};
+
+struct AuditConfig {
+  // Empty: JSON lines on stderr.
+  std::string file{};
+  seconds retention{90 * 86400};
+};
+
+struct AdminConfig {
+  // First start on an empty store: create this admin when a password is given.
+  std::string username{"admin"};
+  std::string password{};
+};
+
+struct LogConfig {
+  std::string level{"info"};
+};
+
+struct Config {
+  ServerConfig server{};
+  StorageConfig storage{};
+  TlsConfig tls{};
+  TokenConfig tokens{};
+  AccountsConfig accounts{};
+  AuthConfig auth{};
+  AuditConfig audit{};
+  AdminConfig admin{};
+  LogConfig log{};
+
+  // Derived once by finalize(): never set directly.
+  std::string listen_host{};
+  std::uint16_t listen_port{0};
+  std::string storage_path{};  // the SQLite file path
+
+  std::string storage_url() const;
+  std::string issuer_for(std::uint16_t bound_port) const;
+};
+
+struct Overrides {
+  std::optional<std::string> listen{};
+  std::optional<std::string> data_dir{};
+  std::optional<std::string> issuer{};
+};
+
+using EnvLookup = const char* (*)(const char*);
+const char* system_env(const char* name);
+
+// Reads the file (if any), the environment and the overrides, then validates. The error
+// names the key, where it came from and the expected form.
+Result<Config, std::string> load(const std::optional<std::string>& file, const Overrides& overrides,
+                                 EnvLookup env = &system_env);
+Result<Config, std::string> load_from_string(std::string_view toml, const Overrides& overrides, EnvLookup env);
+
+// Checks cross-key rules and fills the derived members.
+Result<void, std::string> finalize(Config& config);
+
+}  // namespace gatehouse::config

@@ -1,0 +1,74 @@
+#include "core/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+namespace gatehouse::log {
+namespace {
+
+std::shared_ptr<spdlog::logger> make_logger() {
+  auto logger = spdlog::stderr_logger_mt("gatehouse");
+  // The message is already the JSON body after "level"; spdlog adds time and level.
+  logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+spdlog::logger& logger() {
+  static std::shared_ptr<spdlog::logger> instance = make_logger();
+  return *instance;
+}
+
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void init(Level min_level) { logger().set_level(to_spdlog(min_level)); }
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  auto& l = logger();
+  if (!l.should_log(to_spdlog(level))) return;
+  std::string body = "\"msg\":";
+  append_json_string(body, message);
+  for (const auto& [key, value] : fields) {
+    body.push_back(',');
+    append_json_string(body, key);
+    body.push_back(':');
+    append_json_string(body, value);
+  }
+  l.log(to_spdlog(level), "{}", body);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace gatehouse::log

@@ -1,0 +1,83 @@
+#include "http/message.h"
+
+#include <boost/url/parse_query.hpp>
+
+#include <strings.h>
+
+#include "core/log.h"
+
+namespace gatehouse::http {
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+}  // namespace
+
+const std::string* Request::header(std::string_view name) const {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return &h.value;
+  return nullptr;
+}
+
+std::size_t Request::header_count(std::string_view name) const {
+  std::size_t n = 0;
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) ++n;
+  return n;
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> Request::query_params() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (query.empty()) return out;
+  auto parsed = boost::urls::parse_query(query);
+  if (!parsed) return std::nullopt;
+  for (auto param : *parsed) out.emplace_back(param.key, param.has_value ? param.value : std::string());
+  return out;
+}
+
+Response& Response::set(std::string name, std::string value) {
+  for (auto& h : headers) {
+    if (iequals(h.name, name)) {
+      h.value = std::move(value);
+      return *this;
+    }
+  }
+  headers.push_back(Header{std::move(name), std::move(value)});
+  return *this;
+}
+
+Response& Response::add(std::string name, std::string value) {
+  headers.push_back(Header{std::move(name), std::move(value)});
+  return *this;
+}
+
+const std::string* Response::header(std::string_view name) const {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return &h.value;
+  return nullptr;
+}
+
+Response json_response(int status, std::string json_body) {
+  Response r{.status = status, .headers = {}, .body = std::move(json_body)};
+  r.set("Content-Type", "application/json");
+  return r;
+}
+
+Response error_response(int status, std::string_view code, std::string_view description) {
+  std::string body = "{\"error\":";
+  log::append_json_string(body, code);
+  body += ",\"error_description\":";
+  log::append_json_string(body, description);
+  body += "}";
+  return json_response(status, std::move(body));
+}
+
+Response no_content() { return Response{.status = 204, .headers = {}, .body = {}}; }
+
+}  // namespace gatehouse::http

@@ -1,0 +1,53 @@
+// http/message.h: the request and response that handlers in api/ see. Plain values with no
+// Beast or Asio in sight, so that api/ and its tests compile without the network stack.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gatehouse::http {
+
+struct Header {
+  std::string name;  // lower-case
+  std::string value;
+};
+
+struct Request {
+  std::string method{};
+  std::string target{};  // as sent
+  std::string path{};    // target up to '?'
+  std::string query{};   // after '?', still percent-encoded
+  std::vector<Header> headers{};
+  std::string body{};
+  std::string remote_ip{};
+  std::string request_id{};
+  std::vector<std::pair<std::string, std::string>> params{};  // from the route pattern
+
+  // The first header of that (case-insensitive) name, if any.
+  const std::string* header(std::string_view name) const;
+  std::size_t header_count(std::string_view name) const;
+  std::string_view param(std::string_view name) const;
+  // Percent-decoded query parameters; nullopt when the query is malformed.
+  std::optional<std::vector<std::pair<std::string, std::string>>> query_params() const;
+};
+
+struct Response {
+  int status{200};
+  std::vector<Header> headers{};
+  std::string body{};
+
+  // Replaces any header of that name.
+  Response& set(std::string name, std::string value);
+  // Adds another header of that name (e.g. a second WWW-Authenticate challenge).
+  Response& add(std::string name, std::string value);
+  const std::string* header(std::string_view name) const;
+};
+
+Response json_response(int status, std::string json_body);
+// {"error": code, "error_description": description}
+Response error_response(int status, std::string_view code, std::string_view description);
+Response no_content();
+
+}  // namespace gatehouse::http

@@ -1,0 +1,41 @@
+// http/router.h: method + path pattern -> handler. Patterns are literal segments and
+// "{name}" parameters ("/api/users/{id}"). Each route says whether its handler may run on a
+// network thread (cheap, never blocks) or must go to the blocking pool (store, argon2id).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+
+namespace gatehouse::http {
+
+using Handler = std::function<Response(Request&)>;
+
+enum class Execution { network_thread, blocking_pool };
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;
+  Execution execution{Execution::blocking_pool};
+  Handler handler;
+};
+
+struct RouteMatch {
+  const Route* route{nullptr};  // null: see status
+  int status{404};              // 404 no such path, 405 path exists but not for this method
+  std::string allow{};          // for 405: the methods that would have matched
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Execution execution, Handler handler);
+  // Fills request.params on a match.
+  RouteMatch match(Request& request) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace gatehouse::http

@@ -1,0 +1,349 @@
+#include "http/server.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/random.h"
+
+namespace gatehouse::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+// Blocking-pool threads run at a lower priority, so a storm of argon2id hashes cannot
+// starve the network threads of CPU (health checks stay fast under a login storm).
+constexpr int kBlockingPoolNice = 5;
+// After an error response we read (and drop) what the client is still sending before
+// closing, so its kernel does not turn our unread data into a reset that eats the answer.
+constexpr std::size_t kMaxDrainBytes = 1 << 20;
+constexpr std::chrono::seconds kDrainTimeout{2};
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool busy{false};  // only touched on the connection's strand
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  return true;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {}
+
+  ServerOptions options;
+  const Router& router;
+  asio::io_context ioc;
+  asio::io_context pool;
+  asio::executor_work_guard<asio::io_context::executor_type> pool_work{pool.get_executor()};
+  tcp::acceptor acceptor{ioc};
+  asio::signal_set signals{ioc, SIGINT, SIGTERM};
+
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::condition_variable stop_cv;
+  bool stop_requested{false};
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> live;
+  std::uint64_t next_id{0};
+
+  // The client address: the peer, or for a trusted proxy the right-most address in
+  // X-Forwarded-For that is not itself a trusted proxy.
+  std::string client_ip(const std::string& peer, const bhttp::request<bhttp::string_body>& req) const {
+    auto trusted = [&](const std::string& ip) {
+      return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), ip) !=
+             options.trusted_proxies.end();
+    };
+    if (!trusted(peer)) return peer;
+    auto it = req.find("X-Forwarded-For");
+    if (it == req.end()) return peer;
+    std::string_view list = it->value();
+    std::string candidate = peer;
+    while (!list.empty()) {
+      auto comma = list.rfind(',');
+      std::string ip = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
+      if (ip.empty()) break;
+      candidate = ip;
+      if (!trusted(ip)) break;
+    }
+    return candidate;
+  }
+
+  Request to_request(bhttp::request<bhttp::string_body>& breq, const std::string& peer) const {
+    Request req;
+    req.method = std::string(breq.method_string());
+    req.target = std::string(breq.target());
+    const auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.headers.reserve(16);
+    for (const auto& field : breq) req.headers.push_back(Header{lower(field.name_string()), std::string(field.value())});
+    req.body = std::move(breq.body());
+    req.remote_ip = client_ip(peer, breq);
+    const std::string* incoming = req.header("x-request-id");
+    req.request_id = incoming && valid_request_id(*incoming) ? *incoming : random_base62(20);
+    return req;
+  }
+
+  static Response invoke(const Route& route, Request& req) {
+    try {
+      return route.handler(req);
+    } catch (const std::exception& e) {
+      log::error("handler failed", {{"route", route.pattern}, {"request_id", req.request_id}, {"what", e.what()}});
+    } catch (...) {
+      log::error("handler failed", {{"route", route.pattern}, {"request_id", req.request_id}});
+    }
+    return error_response(500, "server_error", "The server failed to handle the request.");
+  }
+
+  asio::awaitable<Response> dispatch(Request& req) {
+    RouteMatch match = router.match(req);
+    if (!match.route) {
+      if (match.status == 405) {
+        auto res = error_response(405, "method_not_allowed", "This path does not accept " + req.method + ".");
+        res.set("Allow", match.allow);
+        co_return res;
+      }
+      co_return error_response(404, "not_found", "No such endpoint.");
+    }
+    const Route& route = *match.route;
+    if (route.execution == Execution::network_thread) co_return invoke(route, req);
+    co_return co_await asio::co_spawn(
+        pool, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);
+  }
+
+  asio::awaitable<void> write(Connection& conn, Response res, unsigned version, bool keep_alive,
+                              const std::string& request_id) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    out.set(bhttp::field::server, "gatehouse");
+    out.set("X-Content-Type-Options", "nosniff");
+    for (auto& h : res.headers) out.insert(h.name, h.value);
+    if (!request_id.empty()) out.set("X-Request-Id", request_id);
+    out.keep_alive(keep_alive);
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+    beast::error_code ec;
+    conn.stream.expires_after(options.header_timeout);
+    co_await bhttp::async_write(conn.stream, out, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // Answers a request we could not read, then closes the connection gracefully.
+  asio::awaitable<void> refuse(Connection& conn, int status, std::string_view code, std::string_view description) {
+    co_await write(conn, error_response(status, code, description), 11, false, {});
+    beast::error_code ec;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.expires_after(kDrainTimeout);
+    std::array<char, 8192> sink;
+    std::size_t drained = 0;
+    while (drained < kMaxDrainBytes) {
+      const std::size_t n =
+          co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += n;
+    }
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
+    beast::error_code ec;
+    std::string peer;
+    {
+      auto endpoint = conn->stream.socket().remote_endpoint(ec);
+      if (ec) co_return;
+      peer = endpoint.address().to_string();
+    }
+    beast::flat_buffer buffer;
+    while (!stopping) {
+      if (buffer.size() == 0) {
+        // Idle keep-alive: wait for the first byte of the next request.
+        conn->stream.expires_after(options.idle_timeout);
+        const std::size_t n = co_await conn->stream.async_read_some(buffer.prepare(8192),
+                                                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        buffer.commit(n);
+      }
+      conn->busy = true;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+      parser.body_limit(options.max_body_bytes);
+      conn->stream.expires_after(options.header_timeout);
+      co_await bhttp::async_read_header(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec && !parser.is_done()) {
+        const auto& head = parser.get();
+        auto expect = head.find(bhttp::field::expect);
+        if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          co_await asio::async_write(conn->stream, asio::buffer(kContinue.data(), kContinue.size()),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (!ec) {
+          conn->stream.expires_after(options.header_timeout);
+          co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
+      if (ec) {
+        if (ec == bhttp::error::header_limit) {
+          co_await refuse(*conn, 431, "request_header_fields_too_large",
+                          "The request headers exceed " + std::to_string(options.max_header_bytes) + " bytes.");
+        } else if (ec == bhttp::error::body_limit) {
+          co_await refuse(*conn, 413, "payload_too_large",
+                          "The request body exceeds " + std::to_string(options.max_body_bytes) + " bytes.");
+        } else if (ec == beast::error::timeout) {
+          co_await refuse(*conn, 408, "request_timeout", "The request was not received in time.");
+        } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+                   ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+          co_await refuse(*conn, 400, "invalid_request", "The request is not well-formed HTTP/1.1.");
+        }
+        break;
+      }
+      auto& breq = parser.get();
+      const unsigned version = breq.version();
+      const bool keep_alive = breq.keep_alive();
+      Request req = to_request(breq, peer);
+      Response res = co_await dispatch(req);
+      co_await write(*conn, std::move(res), version, keep_alive && !stopping, req.request_id);
+      conn->busy = false;
+      if (!keep_alive) break;
+    }
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn->stream.close();
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
+                                                          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor.is_open() || stopping) co_return;
+        // Out of descriptors or similar: back off instead of spinning.
+        asio::steady_timer backoff(ioc, std::chrono::milliseconds(50));
+        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      std::uint64_t id;
+      {
+        std::lock_guard lock(mutex);
+        id = next_id++;
+        live.emplace(id, conn);
+      }
+      asio::co_spawn(conn->stream.get_executor(), session(conn), [this, id](std::exception_ptr) {
+        std::lock_guard lock(mutex);
+        live.erase(id);
+      });
+    }
+  }
+
+  void begin_shutdown() {
+    stopping = true;
+    asio::post(ioc, [this] {
+      beast::error_code ec;
+      acceptor.close(ec);
+      signals.cancel();
+    });
+    std::lock_guard lock(mutex);
+    for (auto& [id, weak] : live) {
+      if (auto conn = weak.lock()) {
+        asio::post(conn->stream.get_executor(), [conn] {
+          if (!conn->busy) conn->stream.cancel();  // idle: end its wait for a next request
+        });
+      }
+    }
+  }
+};
+
+Server::Server(ServerOptions options, const Router& router) : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+Server::~Server() = default;
+
+Result<std::uint16_t, std::string> Server::listen() {
+  auto& acceptor = impl_->acceptor;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) return unexpected("server.listen: \"" + impl_->options.host + "\" is not an IP address");
+  const tcp::endpoint endpoint{address, impl_->options.port};
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return unexpected("cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) +
+                            ": " + ec.message());
+  return acceptor.local_endpoint().port();
+}
+
+void Server::run() {
+  auto& impl = *impl_;
+  impl.signals.async_wait([this](const beast::error_code& ec, int) {
+    if (!ec) stop();
+  });
+  asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
+
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, impl.options.blocking_threads); ++i) {
+    threads.emplace_back([&impl] {
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kBlockingPoolNice);
+      impl.pool.run();
+    });
+  }
+  const std::size_t pool_threads = threads.size();
+  for (int i = 0; i < std::max(1, impl.options.network_threads); ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+
+  {
+    std::unique_lock lock(impl.mutex);
+    impl.stop_cv.wait(lock, [&] { return impl.stop_requested; });
+  }
+  impl.begin_shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + impl.options.shutdown_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(impl.mutex);
+      if (impl.live.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  impl.ioc.stop();
+  for (std::size_t i = pool_threads; i < threads.size(); ++i) threads[i].join();
+  impl.pool_work.reset();
+  impl.pool.stop();
+  for (std::size_t i = 0; i < pool_threads; ++i) threads[i].join();
+}
+
+void Server::stop() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->stop_requested = true;
+  impl_->stop_cv.notify_all();
+}
+
+}  // namespace gatehouse::http

@@ -1,0 +1,50 @@
+// http/server.h: the HTTP/1.1 server. Beast and Asio live only in server.cc.
+// N network threads parse, route and write; handlers marked blocking_pool run on a
+// separate pool of (niced) threads so argon2id and store round trips never stall them.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "http/router.h"
+
+namespace gatehouse::http {
+
+struct ServerOptions {
+  std::string host{"127.0.0.1"};
+  std::uint16_t port{8080};
+  int network_threads{1};
+  int blocking_threads{1};
+  std::size_t max_body_bytes{64 * 1024};
+  std::size_t max_header_bytes{16 * 1024};
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds shutdown_timeout{10};
+  // Peers whose X-Forwarded-For is believed for the client address.
+  std::vector<std::string> trusted_proxies{};
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; returns the bound port (useful with port 0).
+  Result<std::uint16_t, std::string> listen();
+  // Serves until SIGTERM/SIGINT or stop(); then stops accepting, lets in-flight requests
+  // finish (up to shutdown_timeout) and returns.
+  void run();
+  // Thread-safe; may be called from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gatehouse::http

@@ -1,0 +1,75 @@
+// gatehouse: the single binary. `serve` runs the server; the other subcommands work
+// directly on the store named by the configuration.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "app/app.h"
+#include "cli/commands.h"
+#include "config/config.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace gatehouse;
+  CLI::App cli{"Gatehouse: authentication and authorization server"};
+  cli.require_subcommand(1);
+  cli.fallthrough();
+  std::optional<std::string> config_file;
+  config::Overrides overrides;
+  cli.add_option("--config", config_file, "TOML configuration file");
+  cli.add_option("--data-dir", overrides.data_dir, "directory of the embedded store (default ./var)");
+
+  auto* serve = cli.add_subcommand("serve", "run the HTTP server");
+  serve->add_option("--listen", overrides.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--issuer", overrides.issuer, "public base URL (default http://<listen>)");
+
+  auto* version = cli.add_subcommand("version", "print the version");
+  auto* migrate = cli.add_subcommand("migrate", "bring the store's schema up to date");
+
+  auto* user = cli.add_subcommand("user", "manage users (passwords are read from stdin)");
+  user->require_subcommand(1);
+  std::string username, email;
+  std::vector<std::string> roles;
+  bool password_stdin = false;
+  auto* add = user->add_subcommand("add", "create a user; reads the password from stdin");
+  add->add_option("username", username)->required();
+  add->add_option("--email", email, "e-mail address");
+  add->add_option("--role", roles, "role (admin or user; repeatable; default user)");
+  add->add_flag("--password-stdin", password_stdin, "read the password from stdin (the only way)");
+  auto* list = user->add_subcommand("list", "list users");
+  auto* set_password = user->add_subcommand("set-password", "set a password read from stdin; ends all sessions");
+  set_password->add_option("username", username)->required();
+  set_password->add_flag("--password-stdin", password_stdin, "read the password from stdin (the only way)");
+  auto* disable = user->add_subcommand("disable", "disable a user and end all its sessions");
+  disable->add_option("username", username)->required();
+  auto* enable = user->add_subcommand("enable", "enable a disabled user");
+  enable->add_option("username", username)->required();
+  auto* remove = user->add_subcommand("delete", "delete a user, its sessions and tokens");
+  remove->add_option("username", username)->required();
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (*version) {
+    std::printf("gatehouse %s\n", kVersion);
+    return 0;
+  }
+  auto config = config::load(config_file, overrides);
+  if (!config) {
+    std::fprintf(stderr, "gatehouse: configuration: %s\n", config.error().c_str());
+    return 2;
+  }
+  if (*serve) return app::serve(*config);
+  if (*migrate) return cli::migrate(*config);
+  if (*add) return cli::user_add(*config, username, email, roles);
+  if (*list) return cli::user_list(*config);
+  if (*set_password) return cli::user_set_password(*config, username);
+  if (*disable) return cli::user_disable(*config, username, true);
+  if (*enable) return cli::user_disable(*config, username, false);
+  if (*remove) return cli::user_delete(*config, username);
+  return 2;
+}

@@ -1,0 +1,67 @@
+#include "store/sqlite/migrations.h"
+
+namespace gatehouse::store::sqlite {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> list = {
+      {1, R"sql(
+CREATE TABLE users (
+  id            TEXT PRIMARY KEY,
+  username      TEXT NOT NULL,
+  username_key  TEXT NOT NULL UNIQUE,   -- case-folded username
+  email         TEXT,
+  email_key     TEXT UNIQUE,            -- case-folded e-mail
+  roles         TEXT NOT NULL,          -- space-separated
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  password_hash TEXT NOT NULL,          -- argon2id PHC string
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+-- One login = one session = one refresh-token family.
+CREATE TABLE sessions (
+  id         TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id  TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE TABLE access_tokens (
+  digest     TEXT PRIMARY KEY,          -- SHA-256 hex; the token itself is never stored
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  user_id    TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX access_tokens_by_session ON access_tokens(session_id);
+CREATE TABLE refresh_tokens (
+  digest     TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  user_id    TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  spent_at   INTEGER                    -- set when rotated; presenting it again is reuse
+);
+CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+CREATE TABLE audit_events (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL UNIQUE,
+  time       INTEGER NOT NULL,
+  type       TEXT NOT NULL,
+  outcome    TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  username   TEXT NOT NULL,
+  ip         TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  detail     TEXT NOT NULL
+);
+CREATE INDEX audit_by_type ON audit_events(type, seq);
+CREATE INDEX audit_by_user ON audit_events(user_id, seq);
+CREATE INDEX audit_by_time ON audit_events(time);
+)sql"},
+  };
+  return list;
+}
+
+}  // namespace gatehouse::store::sqlite

@@ -1,0 +1,554 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/sqlite/migrations.h"
+
+namespace gatehouse::store::sqlite {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::size_t kMaxConnections = 16;
+
+tl::unexpected<StoreError> fail(StoreErrc code, std::string message) {
+  return tl::unexpected(StoreError{code, std::move(message)});
+}
+
+// A prepared statement borrowed from a connection's cache; reset when it goes out of scope.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Statement(const Statement&) = delete;
+  Statement(Statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  ~Statement() {
+    if (!stmt_) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  Statement& bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
+  int step() { return sqlite3_step(stmt_); }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  Connection(const Connection&) = delete;
+  ~Connection() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  sqlite3* db() const { return db_; }
+
+  StoreResult<Statement> prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                             nullptr) != SQLITE_OK)
+        return fail(StoreErrc::internal, std::string("prepare failed: ") + sqlite3_errmsg(db_));
+      it = cache_.emplace(sql, stmt).first;
+    }
+    return Statement(it->second);
+  }
+
+  StoreResult<void> exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err ? err : "unknown error";
+      sqlite3_free(err);
+      return fail(code_for(sqlite3_errcode(db_)), message);
+    }
+    return {};
+  }
+
+  static StoreErrc code_for(int rc) {
+    switch (rc & 0xFF) {
+      case SQLITE_CONSTRAINT: return StoreErrc::conflict;
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+      case SQLITE_CANTOPEN:
+      case SQLITE_IOERR:
+      case SQLITE_FULL: return StoreErrc::unavailable;
+      default: return StoreErrc::internal;
+    }
+  }
+  tl::unexpected<StoreError> error(int rc) const { return fail(code_for(rc), sqlite3_errmsg(db_)); }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+StoreResult<std::unique_ptr<Connection>> connect(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  auto conn = std::make_unique<Connection>(db);
+  if (rc != SQLITE_OK) return fail(StoreErrc::unavailable, "cannot open " + path + ": " + sqlite3_errstr(rc));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  auto ok = conn->exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
+  if (!ok) return tl::unexpected(ok.error());
+  return conn;
+}
+
+std::string join_roles(const std::vector<std::string>& roles) {
+  std::string out;
+  for (const auto& r : roles) {
+    if (!out.empty()) out.push_back(' ');
+    out += r;
+  }
+  return out;
+}
+
+std::vector<std::string> split_roles(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find(' ', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+constexpr const char* kUserColumns =
+    "id, username, email, roles, disabled, password_hash, created_at, updated_at";
+
+UserRecord read_user(const Statement& s) {
+  return UserRecord{.id = s.text(0),
+                    .username = s.text(1),
+                    .email = s.text(2),
+                    .roles = split_roles(s.text(3)),
+                    .disabled = s.integer(4) != 0,
+                    .password_hash = s.text(5),
+                    .created_at = s.integer(6),
+                    .updated_at = s.integer(7)};
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  StoreResult<void> open_first() {
+    auto conn = connect(path_);
+    if (!conn) return tl::unexpected(conn.error());
+    idle_.push_back(std::move(*conn));
+    total_ = 1;
+    return {};
+  }
+
+  // ---- schema ----
+  StoreResult<int> migrate() override {
+    return with_connection([&](Connection& c) -> StoreResult<int> {
+      auto ok = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      if (!ok) return tl::unexpected(ok.error());
+      auto current = version_on(c);
+      if (!current) return current;
+      int version = *current;
+      for (const auto& m : migrations()) {
+        if (m.version <= version) continue;
+        auto begun = c.exec("BEGIN IMMEDIATE");
+        if (!begun) return tl::unexpected(begun.error());
+        auto applied = c.exec(m.sql);
+        if (applied) {
+          auto record = c.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))");
+          if (!record) applied = tl::unexpected(record.error());
+          else if (int rc = record->bind(1, static_cast<std::int64_t>(m.version)).step(); rc != SQLITE_DONE)
+            applied = c.error(rc);
+        }
+        if (!applied) {
+          (void)c.exec("ROLLBACK");
+          return fail(applied.error().code, "migration " + std::to_string(m.version) + ": " + applied.error().message);
+        }
+        auto committed = c.exec("COMMIT");
+        if (!committed) return tl::unexpected(committed.error());
+        version = m.version;
+      }
+      return version;
+    });
+  }
+
+  StoreResult<int> schema_version() override {
+    return with_connection([&](Connection& c) { return version_on(c); });
+  }
+
+  StoreResult<void> ping() override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare("SELECT 1");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->step(); rc != SQLITE_ROW) return c.error(rc);
+      return {};
+    });
+  }
+
+  // ---- users ----
+  StoreResult<void> create_user(const UserRecord& u) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "INSERT INTO users (id, username, username_key, email, email_key, roles, disabled, password_hash, "
+          "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, u.id).bind(2, u.username).bind(3, fold_case(u.username));
+      s->bind_text_or_null(4, u.email).bind_text_or_null(5, fold_case(u.email));
+      s->bind(6, join_roles(u.roles)).bind(7, std::int64_t{u.disabled}).bind(8, u.password_hash);
+      s->bind(9, u.created_at).bind(10, u.updated_at);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      return {};
+    });
+  }
+
+  StoreResult<std::optional<UserRecord>> find_user(const std::string& id) override {
+    return find_one_user(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", id);
+  }
+  StoreResult<std::optional<UserRecord>> find_user_by_username(const std::string& username) override {
+    return find_one_user(std::string("SELECT ") + kUserColumns + " FROM users WHERE username_key = ?",
+                         fold_case(username));
+  }
+  StoreResult<std::optional<UserRecord>> find_user_by_email(const std::string& email) override {
+    if (email.empty()) return std::optional<UserRecord>{};
+    return find_one_user(std::string("SELECT ") + kUserColumns + " FROM users WHERE email_key = ?", fold_case(email));
+  }
+
+  StoreResult<std::vector<UserRecord>> list_users(const std::string& after_id, int limit) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<UserRecord>> {
+      auto s = c.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id > ? ORDER BY id LIMIT ?");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, after_id).bind(2, std::int64_t{limit});
+      std::vector<UserRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_user(*s));
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<void> update_user(const UserRecord& u) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?, roles = ?, disabled = ?, "
+          "password_hash = ?, updated_at = ? WHERE id = ?");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, u.username).bind(2, fold_case(u.username));
+      s->bind_text_or_null(3, u.email).bind_text_or_null(4, fold_case(u.email));
+      s->bind(5, join_roles(u.roles)).bind(6, std::int64_t{u.disabled}).bind(7, u.password_hash);
+      s->bind(8, u.updated_at).bind(9, u.id);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such user");
+      return {};
+    });
+  }
+
+  StoreResult<void> delete_user(const std::string& id) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare("DELETE FROM users WHERE id = ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, id).step(); rc != SQLITE_DONE) return c.error(rc);
+      if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such user");
+      return {};
+    });
+  }
+
+  StoreResult<std::int64_t> count_users() override {
+    return with_connection([&](Connection& c) -> StoreResult<std::int64_t> {
+      auto s = c.prepare("SELECT COUNT(*) FROM users");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->step(); rc != SQLITE_ROW) return c.error(rc);
+      return s->integer(0);
+    });
+  }
+
+  // ---- sessions and tokens ----
+  StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
+                                   const TokenRecord& refresh) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare("INSERT INTO sessions (id, user_id, client_id, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, session.id).bind(2, session.user_id).bind(3, session.client_id).bind(4, session.created_at);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      auto a = insert_token(c, "access_tokens", access);
+      if (!a) return a;
+      return insert_token(c, "refresh_tokens", refresh);
+    });
+  }
+
+  StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<AccessTokenView>> {
+      auto s = c.prepare(
+          "SELECT t.digest, t.session_id, t.user_id, t.created_at, t.expires_at, s.revoked_at IS NOT NULL "
+          "FROM access_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.digest = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, digest).step();
+      if (rc == SQLITE_DONE) return std::optional<AccessTokenView>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      return AccessTokenView{.token = read_token(*s), .session_revoked = s->integer(5) != 0};
+    });
+  }
+
+  StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<TokenRecord>> {
+      auto s = c.prepare(
+          "SELECT digest, session_id, user_id, created_at, expires_at FROM refresh_tokens WHERE digest = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, digest).step();
+      if (rc == SQLITE_DONE) return std::optional<TokenRecord>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      return std::optional<TokenRecord>{read_token(*s)};
+    });
+  }
+
+  StoreResult<RotateResult> rotate_refresh_token(const std::string& refresh_digest, std::int64_t now,
+                                                 TokenRecord new_access, TokenRecord new_refresh) override {
+    return in_transaction([&](Connection& c) -> StoreResult<RotateResult> {
+      auto s = c.prepare(
+          "SELECT r.session_id, r.user_id, r.expires_at, r.spent_at IS NOT NULL, s.revoked_at IS NOT NULL "
+          "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.digest = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, refresh_digest).step();
+      if (rc == SQLITE_DONE) return RotateResult{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      RotateResult result{.outcome = RotateOutcome::invalid, .session_id = s->text(0), .user_id = s->text(1)};
+      const std::int64_t expires_at = s->integer(2);
+      const bool spent = s->integer(3) != 0;
+      const bool revoked = s->integer(4) != 0;
+      if (revoked || expires_at <= now) return result;
+      if (spent) {
+        // RFC 9700 §4.14.2: a spent refresh token presented again means it leaked; the
+        // whole family (this session) is revoked, including the newest token.
+        auto ok = revoke_session_on(c, result.session_id, now);
+        if (!ok) return tl::unexpected(ok.error());
+        result.outcome = RotateOutcome::reuse_detected;
+        return result;
+      }
+      auto spend = c.prepare("UPDATE refresh_tokens SET spent_at = ? WHERE digest = ? AND spent_at IS NULL");
+      if (!spend) return tl::unexpected(spend.error());
+      if (int urc = spend->bind(1, now).bind(2, refresh_digest).step(); urc != SQLITE_DONE) return c.error(urc);
+      new_access.session_id = new_refresh.session_id = result.session_id;
+      new_access.user_id = new_refresh.user_id = result.user_id;
+      auto a = insert_token(c, "access_tokens", new_access);
+      if (!a) return tl::unexpected(a.error());
+      auto r = insert_token(c, "refresh_tokens", new_refresh);
+      if (!r) return tl::unexpected(r.error());
+      result.outcome = RotateOutcome::rotated;
+      return result;
+    });
+  }
+
+  StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now) override {
+    return with_connection([&](Connection& c) { return revoke_session_on(c, session_id, now); });
+  }
+
+  StoreResult<int> revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
+                                        std::int64_t now) override {
+    return with_connection([&](Connection& c) -> StoreResult<int> {
+      auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, now).bind(2, user_id).bind(3, keep_session_id).step(); rc != SQLITE_DONE)
+        return c.error(rc);
+      return sqlite3_changes(c.db());
+    });
+  }
+
+  StoreResult<int> purge_expired(std::int64_t now) override {
+    return in_transaction([&](Connection& c) -> StoreResult<int> {
+      int removed = 0;
+      for (const char* sql : {"DELETE FROM access_tokens WHERE expires_at <= ?",
+                              "DELETE FROM refresh_tokens WHERE expires_at <= ?",
+                              "DELETE FROM sessions WHERE created_at <= ? AND NOT EXISTS (SELECT 1 FROM "
+                              "refresh_tokens r WHERE r.session_id = sessions.id) AND NOT EXISTS (SELECT 1 FROM "
+                              "access_tokens a WHERE a.session_id = sessions.id)"}) {
+        auto s = c.prepare(sql);
+        if (!s) return tl::unexpected(s.error());
+        if (int rc = s->bind(1, now).step(); rc != SQLITE_DONE) return c.error(rc);
+        removed += sqlite3_changes(c.db());
+      }
+      return removed;
+    });
+  }
+
+  // ---- audit ----
+  StoreResult<void> append_audit(const AuditRecord& r) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "INSERT INTO audit_events (id, time, type, outcome, user_id, username, ip, user_agent, request_id, detail) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, r.id).bind(2, r.time).bind(3, r.type).bind(4, r.outcome).bind(5, r.user_id).bind(6, r.username);
+      s->bind(7, r.ip).bind(8, r.user_agent).bind(9, r.request_id).bind(10, r.detail_json);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      return {};
+    });
+  }
+
+  StoreResult<std::vector<AuditRecord>> list_audit(const AuditQuery& q) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<AuditRecord>> {
+      auto s = c.prepare(
+          "SELECT seq, id, time, type, outcome, user_id, username, ip, user_agent, request_id, detail "
+          "FROM audit_events WHERE (?1 = '' OR type = ?1) AND (?2 = '' OR user_id = ?2) AND time >= ?3 "
+          "AND (?4 = 0 OR seq < ?4) ORDER BY seq DESC LIMIT ?5");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, q.type).bind(2, q.user_id).bind(3, q.since).bind(4, q.before_seq).bind(5, std::int64_t{q.limit});
+      std::vector<AuditRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) {
+        out.push_back(AuditRecord{.seq = s->integer(0), .id = s->text(1), .time = s->integer(2), .type = s->text(3),
+                                  .outcome = s->text(4), .user_id = s->text(5), .username = s->text(6),
+                                  .ip = s->text(7), .user_agent = s->text(8), .request_id = s->text(9),
+                                  .detail_json = s->text(10)});
+      }
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<int> purge_audit_before(std::int64_t time) override {
+    return with_connection([&](Connection& c) -> StoreResult<int> {
+      auto s = c.prepare("DELETE FROM audit_events WHERE time < ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, time).step(); rc != SQLITE_DONE) return c.error(rc);
+      return sqlite3_changes(c.db());
+    });
+  }
+
+ private:
+  // Borrows a connection for the duration of fn; opens a new one while fewer than
+  // kMaxConnections exist, otherwise waits for one to come back.
+  template <class Fn>
+  auto with_connection(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::unique_lock lock(mutex_);
+      available_.wait(lock, [&] { return !idle_.empty() || total_ < kMaxConnections; });
+      if (!idle_.empty()) {
+        conn = std::move(idle_.back());
+        idle_.pop_back();
+      } else {
+        ++total_;
+      }
+    }
+    if (!conn) {
+      auto opened = connect(path_);
+      if (!opened) {
+        std::lock_guard lock(mutex_);
+        --total_;
+        available_.notify_one();
+        return tl::unexpected(opened.error());
+      }
+      conn = std::move(*opened);
+    }
+    auto result = fn(*conn);
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(std::move(conn));
+    }
+    available_.notify_one();
+    return result;
+  }
+
+  // BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy
+  // timeout rather than failing halfway with SQLITE_BUSY on lock upgrade.
+  template <class Fn>
+  auto in_transaction(Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    return with_connection([&](Connection& c) -> decltype(fn(c)) {
+      auto begun = c.exec("BEGIN IMMEDIATE");
+      if (!begun) return tl::unexpected(begun.error());
+      auto result = fn(c);
+      if (!result) {
+        (void)c.exec("ROLLBACK");
+        return result;
+      }
+      auto committed = c.exec("COMMIT");
+      if (!committed) {
+        (void)c.exec("ROLLBACK");
+        return tl::unexpected(committed.error());
+      }
+      return result;
+    });
+  }
+
+  StoreResult<std::optional<UserRecord>> find_one_user(const std::string& sql, const std::string& value) {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<UserRecord>> {
+      auto s = c.prepare(sql);
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, value).step();
+      if (rc == SQLITE_DONE) return std::optional<UserRecord>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      return std::optional<UserRecord>{read_user(*s)};
+    });
+  }
+
+  static StoreResult<int> version_on(Connection& c) {
+    auto s = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!s) return 0;  // table not there yet: nothing applied
+    if (int rc = s->step(); rc != SQLITE_ROW) return c.error(rc);
+    return static_cast<int>(s->integer(0));
+  }
+
+  static StoreResult<void> insert_token(Connection& c, const std::string& table, const TokenRecord& t) {
+    auto s = c.prepare("INSERT INTO " + table +
+                       " (digest, session_id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
+    if (!s) return tl::unexpected(s.error());
+    s->bind(1, t.digest).bind(2, t.session_id).bind(3, t.user_id).bind(4, t.created_at).bind(5, t.expires_at);
+    if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
+  }
+
+  static TokenRecord read_token(const Statement& s) {
+    return TokenRecord{.digest = s.text(0), .session_id = s.text(1), .user_id = s.text(2),
+                       .created_at = s.integer(3), .expires_at = s.integer(4)};
+  }
+
+  static StoreResult<void> revoke_session_on(Connection& c, const std::string& session_id, std::int64_t now) {
+    auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+    if (!s) return tl::unexpected(s.error());
+    if (int rc = s->bind(1, now).bind(2, session_id).step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
+  }
+
+  std::string path_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t total_{0};
+};
+
+}  // namespace
+
+StoreResult<std::unique_ptr<Store>> open(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) return fail(StoreErrc::unavailable, "cannot create directory " + parent.string() + ": " + ec.message());
+  auto store = std::make_unique<SqliteStore>(path);
+  auto ok = store->open_first();
+  if (!ok) return tl::unexpected(ok.error());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace gatehouse::store::sqlite

@@ -1,0 +1,155 @@
+// store/store.h: what Gatehouse keeps, behind narrow interfaces with no driver headers.
+// Records hold digests of bearer secrets, never the secrets themselves. Times are Unix
+// seconds. Every backend passes the conformance suite in tests/store/.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace gatehouse::store {
+
+enum class StoreErrc { not_found, conflict, unavailable, internal };
+
+struct StoreError {
+  StoreErrc code{StoreErrc::internal};
+  std::string message;  // for logs only: may name tables and constraints, never values
+};
+
+template <class T>
+using StoreResult = Result<T, StoreError>;
+
+struct UserRecord {
+  std::string id{};
+  std::string username{};
+  std::string email{};  // empty = none
+  std::vector<std::string> roles{};
+  bool disabled{false};
+  std::string password_hash{};  // argon2id PHC string
+  std::int64_t created_at{0};
+  std::int64_t updated_at{0};
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  // conflict when the username or e-mail is taken (both compared case-insensitively).
+  virtual StoreResult<void> create_user(const UserRecord& user) = 0;
+  virtual StoreResult<std::optional<UserRecord>> find_user(const std::string& id) = 0;
+  virtual StoreResult<std::optional<UserRecord>> find_user_by_username(const std::string& username) = 0;
+  virtual StoreResult<std::optional<UserRecord>> find_user_by_email(const std::string& email) = 0;
+  // Users with id > after_id in id (= creation) order.
+  virtual StoreResult<std::vector<UserRecord>> list_users(const std::string& after_id, int limit) = 0;
+  // Replaces every mutable field; not_found or conflict as above.
+  virtual StoreResult<void> update_user(const UserRecord& user) = 0;
+  // Deletes the user and, with it, every session and token it had.
+  virtual StoreResult<void> delete_user(const std::string& id) = 0;
+  virtual StoreResult<std::int64_t> count_users() = 0;
+};
+
+struct SessionRecord {
+  std::string id{};
+  std::string user_id{};
+  std::string client_id{};
+  std::int64_t created_at{0};
+  std::optional<std::int64_t> revoked_at{};
+};
+
+struct TokenRecord {
+  std::string digest{};  // SHA-256 hex of the token
+  std::string session_id{};
+  std::string user_id{};
+  std::int64_t created_at{0};
+  std::int64_t expires_at{0};
+};
+
+struct AccessTokenView {
+  TokenRecord token{};
+  bool session_revoked{false};
+};
+
+enum class RotateOutcome {
+  rotated,         // the old refresh token is spent; the new pair is stored
+  reuse_detected,  // the token was already spent: its whole session is now revoked
+  invalid,         // unknown, expired, or its session is revoked
+};
+
+struct RotateResult {
+  RotateOutcome outcome{RotateOutcome::invalid};
+  std::string session_id{};
+  std::string user_id{};
+};
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  // Stores a new session with its first access and refresh token, atomically.
+  virtual StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
+                                           const TokenRecord& refresh) = 0;
+  virtual StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) = 0;
+  virtual StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) = 0;
+  // Spends `refresh_digest` and stores the new pair in one transaction. Of any number of
+  // concurrent calls with the same digest exactly one sees `rotated`; the new tokens take
+  // their session and user from the old one.
+  virtual StoreResult<RotateResult> rotate_refresh_token(const std::string& refresh_digest, std::int64_t now,
+                                                         TokenRecord new_access, TokenRecord new_refresh) = 0;
+  // Idempotent: revoking an unknown or already revoked session succeeds.
+  virtual StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now) = 0;
+  // Revokes every live session of the user except `keep_session_id` (may be empty).
+  virtual StoreResult<int> revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
+                                                std::int64_t now) = 0;
+  // Deletes tokens past expiry and sessions left without tokens; returns rows removed.
+  virtual StoreResult<int> purge_expired(std::int64_t now) = 0;
+};
+
+struct AuditRecord {
+  std::int64_t seq{0};  // assigned by the store; the pagination cursor
+  std::string id{};
+  std::int64_t time{0};
+  std::string type{};
+  std::string outcome{};
+  std::string user_id{};
+  std::string username{};
+  std::string ip{};
+  std::string user_agent{};
+  std::string request_id{};
+  std::string detail_json{"{}"};
+};
+
+struct AuditQuery {
+  std::string type{};
+  std::string user_id{};
+  std::int64_t since{0};
+  std::int64_t before_seq{0};  // 0 = from the newest
+  int limit{100};
+};
+
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  virtual StoreResult<void> append_audit(const AuditRecord& record) = 0;
+  // Newest first.
+  virtual StoreResult<std::vector<AuditRecord>> list_audit(const AuditQuery& query) = 0;
+  virtual StoreResult<int> purge_audit_before(std::int64_t time) = 0;
+};
+
+class Store : public UserStore, public SessionStore, public AuditStore {
+ public:
+  // Applies pending migrations; returns the schema version now in force.
+  virtual StoreResult<int> migrate() = 0;
+  virtual StoreResult<int> schema_version() = 0;
+  // A cheap round trip: is the store reachable?
+  virtual StoreResult<void> ping() = 0;
+};
+
+// Opens the store named by a storage URL (sqlite:///path). Does not migrate.
+StoreResult<std::unique_ptr<Store>> open_store(const std::string& url);
+
+// ASCII case folding used for usernames and e-mails; the same in every backend.
+std::string fold_case(std::string_view s);
+
+}  // namespace gatehouse::store

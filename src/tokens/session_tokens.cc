@@ -1,0 +1,123 @@
+#include "tokens/session_tokens.h"
+
+#include "core/random.h"
+#include "crypto/digest.h"
+
+namespace gatehouse::tokens {
+namespace {
+
+constexpr std::size_t kTokenChars = 43;  // 43 * log2(62) ≈ 256 bits
+
+tl::unexpected<TokenError> fail(TokenErrc code, std::string description) {
+  return tl::unexpected(TokenError{code, std::move(description)});
+}
+
+tl::unexpected<TokenError> store_down() {
+  return fail(TokenErrc::unavailable, "The token store is unavailable; try again shortly.");
+}
+
+}  // namespace
+
+std::string make_token(std::string_view prefix) { return std::string(prefix) + random_base62(kTokenChars); }
+
+bool has_token_shape(std::string_view text, std::string_view prefix) {
+  if (text.size() != prefix.size() + kTokenChars || text.substr(0, prefix.size()) != prefix) return false;
+  for (unsigned char c : text.substr(prefix.size()))
+    if (!std::isalnum(c)) return false;
+  return true;
+}
+
+SessionTokens::SessionTokens(store::SessionStore& store, audit::AuditLog& audit, const Clock& clock,
+                             TokenSettings settings)
+    : store_(store), audit_(audit), clock_(clock), settings_(settings) {}
+
+store::TokenRecord SessionTokens::new_record(std::string_view prefix, std::chrono::seconds ttl,
+                                             std::string* token_out) const {
+  *token_out = make_token(prefix);
+  const std::int64_t now = clock_.now_unix();
+  return store::TokenRecord{.digest = crypto::sha256_hex(*token_out),
+                            .session_id = {},
+                            .user_id = {},
+                            .created_at = now,
+                            .expires_at = now + ttl.count()};
+}
+
+Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id) {
+  const auto now = clock_.now();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
+                 .refresh_ttl = settings_.refresh_ttl, .session_id = new_id(millis)};
+  auto access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
+  auto refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
+  access.session_id = refresh.session_id = pair.session_id;
+  access.user_id = refresh.user_id = user_id;
+  const store::SessionRecord session{.id = pair.session_id, .user_id = user_id,
+                                     .client_id = std::string(kFirstPartyClient), .created_at = to_unix(now),
+                                     .revoked_at = std::nullopt};
+  if (!store_.create_session(session, access, refresh)) return store_down();
+  return pair;
+}
+
+Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_token, const RequestContext& ctx) {
+  if (!has_token_shape(refresh_token, kRefreshPrefix))
+    return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
+  TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
+                 .refresh_ttl = settings_.refresh_ttl, .session_id = {}};
+  auto access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
+  auto refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
+  auto rotated = store_.rotate_refresh_token(crypto::sha256_hex(refresh_token), clock_.now_unix(), access, refresh);
+  if (!rotated) return store_down();
+  switch (rotated->outcome) {
+    case store::RotateOutcome::rotated:
+      pair.session_id = rotated->session_id;
+      audit_.record(ctx, audit::AuditEvent{.type = "token.refreshed", .success = true, .user_id = rotated->user_id,
+                                           .username = {}, .detail = {{"session_id", rotated->session_id}}});
+      return pair;
+    case store::RotateOutcome::reuse_detected:
+      audit_.record(ctx, audit::AuditEvent{.type = "token.reuse_detected", .success = false,
+                                           .user_id = rotated->user_id, .username = {},
+                                           .detail = {{"session_id", rotated->session_id},
+                                                      {"action", "session revoked"}}});
+      return fail(TokenErrc::invalid_grant, "The refresh token was already used; the session has been revoked.");
+    case store::RotateOutcome::invalid:
+      break;
+  }
+  return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
+}
+
+Result<AccessGrant, TokenError> SessionTokens::verify_access(const std::string& access_token) {
+  static constexpr std::string_view kInvalid = "The access token is invalid, expired or revoked.";
+  if (!has_token_shape(access_token, kAccessPrefix)) return fail(TokenErrc::invalid_token, std::string(kInvalid));
+  auto found = store_.find_access_token(crypto::sha256_hex(access_token));
+  if (!found) return store_down();
+  if (!*found) return fail(TokenErrc::invalid_token, std::string(kInvalid));
+  const auto& view = **found;
+  if (view.session_revoked || view.token.expires_at <= clock_.now_unix())
+    return fail(TokenErrc::invalid_token, std::string(kInvalid));
+  return AccessGrant{.user_id = view.token.user_id, .session_id = view.token.session_id,
+                     .expires_at = view.token.expires_at};
+}
+
+Result<std::string, TokenError> SessionTokens::session_of_refresh_token(const std::string& refresh_token,
+                                                                        std::string* user_id) {
+  if (!has_token_shape(refresh_token, kRefreshPrefix)) return fail(TokenErrc::invalid_grant, "Unknown refresh token.");
+  auto found = store_.find_refresh_token(crypto::sha256_hex(refresh_token));
+  if (!found) return store_down();
+  if (!*found) return fail(TokenErrc::invalid_grant, "Unknown refresh token.");
+  if (user_id) *user_id = (*found)->user_id;
+  return (*found)->session_id;
+}
+
+Result<void, TokenError> SessionTokens::end_session(const std::string& session_id) {
+  if (!store_.revoke_session(session_id, clock_.now_unix())) return store_down();
+  return {};
+}
+
+Result<int, TokenError> SessionTokens::end_user_sessions(const std::string& user_id,
+                                                         const std::string& keep_session_id) {
+  auto n = store_.revoke_user_sessions(user_id, keep_session_id, clock_.now_unix());
+  if (!n) return store_down();
+  return *n;
+}
+
+}  // namespace gatehouse::tokens

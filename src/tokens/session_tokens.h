@@ -1,0 +1,81 @@
+// tokens/session_tokens.h: first-party sessions with opaque tokens. A login opens a
+// session (one refresh-token family) and hands out an access token and a refresh token;
+// refreshing spends the refresh token and hands out a new pair (RFC 9700 §4.14.2 rotation
+// with reuse detection). Only SHA-256 digests of the tokens reach the store.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "audit/audit.h"
+#include "core/clock.h"
+#include "core/context.h"
+#include "core/result.h"
+#include "store/store.h"
+
+namespace gatehouse::tokens {
+
+enum class TokenErrc {
+  invalid_token,  // access token unknown, expired or revoked (401 invalid_token)
+  invalid_grant,  // refresh token unknown, expired, spent or revoked (401 invalid_grant)
+  unavailable,    // the store did not answer (503)
+};
+
+struct TokenError {
+  TokenErrc code{TokenErrc::invalid_token};
+  std::string description{};  // safe to send to the client
+};
+
+struct TokenPair {
+  std::string access_token{};
+  std::string refresh_token{};
+  std::chrono::seconds access_ttl{0};
+  std::chrono::seconds refresh_ttl{0};
+  std::string session_id{};
+};
+
+struct AccessGrant {
+  std::string user_id{};
+  std::string session_id{};
+  std::int64_t expires_at{0};
+};
+
+struct TokenSettings {
+  std::chrono::seconds access_ttl{3600};
+  std::chrono::seconds refresh_ttl{30 * 86400};
+};
+
+inline constexpr std::string_view kAccessPrefix = "gat_";
+inline constexpr std::string_view kRefreshPrefix = "grt_";
+inline constexpr std::string_view kFirstPartyClient = "gatehouse";
+
+class SessionTokens {
+ public:
+  SessionTokens(store::SessionStore& store, audit::AuditLog& audit, const Clock& clock, TokenSettings settings);
+
+  // Opens a session for a user who has just proved who they are.
+  Result<TokenPair, TokenError> open_session(const std::string& user_id);
+  Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx);
+  Result<AccessGrant, TokenError> verify_access(const std::string& access_token);
+  // The session the refresh token belongs to, if it is known (spent or not).
+  Result<std::string, TokenError> session_of_refresh_token(const std::string& refresh_token, std::string* user_id);
+  Result<void, TokenError> end_session(const std::string& session_id);
+  Result<int, TokenError> end_user_sessions(const std::string& user_id, const std::string& keep_session_id);
+
+  const TokenSettings& settings() const { return settings_; }
+
+ private:
+  store::TokenRecord new_record(std::string_view prefix, std::chrono::seconds ttl, std::string* token_out) const;
+
+  store::SessionStore& store_;
+  audit::AuditLog& audit_;
+  const Clock& clock_;
+  TokenSettings settings_;
+};
+
+// A token of the given prefix: prefix + 43 base62 characters (≥ 256 bits of randomness).
+std::string make_token(std::string_view prefix);
+// True when the text has the exact shape make_token() produces (cheap pre-check, no store).
+bool has_token_shape(std::string_view text, std::string_view prefix);
+
+}  // namespace gatehouse::tokens

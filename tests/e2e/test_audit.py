@@ -1,0 +1,240 @@
+"""GET /api/audit and the audit lines on stderr."""
+import json
+import time
+
+import pytest
+import requests
+
+from support import TIME_RE, assert_error, basic, bearer, find_secrets_in, new_password, unique_name
+
+EVENT_KEYS = {"id", "time", "type", "outcome", "user_id", "username", "ip", "user_agent", "request_id", "detail"}
+ALL_TYPES = ["login.success", "login.failure", "token.refreshed", "token.reuse_detected", "logout",
+             "user.created", "user.updated", "user.deleted", "password.changed", "basic.failure",
+             "authz.denied"]
+SUCCESS_TYPES = ["login.success", "token.refreshed", "logout", "user.created", "user.updated",
+                 "user.deleted", "password.changed"]
+FAILURE_TYPES = ["login.failure", "basic.failure", "authz.denied"]
+UA = "gatehouse-e2e-audit/1.0"
+
+
+@pytest.fixture(scope="module")
+def scenario(server, admin):
+    """Produces one of every event type; returns what the tests need to find them."""
+    s = requests.Session()
+    s.headers["User-Agent"] = UA
+    url = server.url
+    info = {}
+
+    def rid(name):
+        return {"X-Request-Id": f"audit-{name}-{unique_name('')}"}
+
+    def post(path, name, **kw):
+        headers = {**rid(name), **kw.pop("headers", {})}
+        r = s.post(url + path, headers=headers, timeout=10, **kw)
+        info.setdefault("rids", {})[name] = headers["X-Request-Id"]
+        return r
+
+    # user.created
+    name = unique_name("aud")
+    pw = new_password()
+    r = post("/api/users", "create", json={"username": name, "password": pw}, headers=admin.auth_headers())
+    assert r.status_code == 201, r.text
+    user = r.json()
+    info["user"] = user
+    # login.success
+    r = post("/auth/login", "login_ok", json={"username": name, "password": pw})
+    assert r.status_code == 200
+    tokens = r.json()
+    # login.failure (known user, then unknown user)
+    r = post("/auth/login", "login_bad", json={"username": name, "password": new_password("wrong")})
+    assert r.status_code == 401
+    r = post("/auth/login", "login_unknown", json={"username": unique_name("ghost"), "password": new_password()})
+    assert r.status_code == 401
+    # token.refreshed
+    r = post("/auth/refresh", "refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200
+    # token.reuse_detected
+    r = post("/auth/refresh", "reuse", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 401
+    # logout
+    r = post("/auth/login", "login_ok2", json={"username": name, "password": pw})
+    assert r.status_code == 200
+    t2 = r.json()
+    r = post("/auth/logout", "logout", headers=bearer(t2["access_token"]))
+    assert r.status_code == 204
+    # password.changed
+    r = post("/auth/login", "login_ok3", json={"username": name, "password": pw})
+    t3 = r.json()
+    pw2 = new_password("changed")
+    r = post("/users/me/password", "password", headers=bearer(t3["access_token"]),
+             json={"current_password": pw, "new_password": pw2})
+    assert r.status_code == 204, r.text
+    # basic.failure
+    r = s.get(url + "/users/me", headers={**basic(name, new_password("wrongbasic")), **rid("basic_bad")},
+              timeout=10)
+    assert r.status_code == 401
+    # authz.denied
+    r = s.get(url + "/api/users", headers={**bearer(t3["access_token"]), **rid("denied")}, timeout=10)
+    assert r.status_code == 403
+    # user.updated
+    r = s.patch(url + f"/api/users/{user['id']}", json={"roles": ["user"]},
+                headers={**admin.auth_headers(), **rid("update")}, timeout=10)
+    assert r.status_code == 200
+    # user.deleted
+    victim = admin.create_user()
+    info["victim"] = victim
+    r = s.delete(url + f"/api/users/{victim['id']}", headers={**admin.auth_headers(), **rid("delete")}, timeout=10)
+    assert r.status_code == 204
+    info["events"] = admin.audit()
+    return info
+
+
+def by_type(events, t):
+    return [e for e in events if e["type"] == t]
+
+
+def test_every_event_type_present(scenario):
+    types = {e["type"] for e in scenario["events"]}
+    missing = [t for t in ALL_TYPES if t not in types]
+    assert not missing, f"missing audit types {missing}; got {sorted(types)}"
+
+
+def test_event_shape(scenario):
+    ids = set()
+    for e in scenario["events"]:
+        assert EVENT_KEYS <= set(e), e
+        assert isinstance(e["id"], str) and e["id"]
+        ids.add(e["id"])
+        assert TIME_RE.match(e["time"]), e["time"]
+        assert e["outcome"] in ("success", "failure"), e
+        assert isinstance(e["detail"], dict), e
+        assert e["user_id"] is None or isinstance(e["user_id"], str)
+        assert e["username"] is None or isinstance(e["username"], str)
+    assert len(ids) == len(scenario["events"]), "audit ids are not unique"
+
+
+def test_outcomes(scenario):
+    ev = scenario["events"]
+    for t in SUCCESS_TYPES:
+        assert all(e["outcome"] == "success" for e in by_type(ev, t)), by_type(ev, t)
+    for t in FAILURE_TYPES:
+        assert all(e["outcome"] == "failure" for e in by_type(ev, t)), by_type(ev, t)
+
+
+def test_newest_first(scenario):
+    times = [e["time"] for e in scenario["events"]]
+    assert times == sorted(times, reverse=True)
+
+
+def find_rid(events, rid):
+    return [e for e in events if e["request_id"] == rid]
+
+
+@pytest.mark.parametrize("step,etype", [
+    ("create", "user.created"),
+    ("login_ok", "login.success"),
+    ("login_bad", "login.failure"),
+    ("login_unknown", "login.failure"),
+    ("refresh", "token.refreshed"),
+    ("reuse", "token.reuse_detected"),
+    ("logout", "logout"),
+    ("password", "password.changed"),
+    ("update", "user.updated"),
+])
+def test_event_correlates_with_request(scenario, step, etype):
+    rid = scenario["rids"][step]
+    matches = [e for e in find_rid(scenario["events"], rid) if e["type"] == etype]
+    assert matches, f"no {etype} with request_id {rid}: " + json.dumps(
+        [e for e in scenario["events"] if e["type"] == etype])[:1500]
+    e = matches[0]
+    assert e["ip"] == "127.0.0.1", e
+    assert e["user_agent"] == UA, e
+
+
+def test_event_subjects(scenario):
+    user = scenario["user"]
+    ev = scenario["events"]
+    ok = [e for e in find_rid(ev, scenario["rids"]["login_ok"]) if e["type"] == "login.success"][0]
+    assert ok["user_id"] == user["id"] and ok["username"] == user["username"]
+    bad = [e for e in find_rid(ev, scenario["rids"]["login_bad"]) if e["type"] == "login.failure"][0]
+    assert bad["username"] == user["username"]
+    refreshed = [e for e in find_rid(ev, scenario["rids"]["refresh"]) if e["type"] == "token.refreshed"][0]
+    assert refreshed["user_id"] == user["id"]
+    pw = [e for e in find_rid(ev, scenario["rids"]["password"]) if e["type"] == "password.changed"][0]
+    assert pw["user_id"] == user["id"]
+    denied = [e for e in ev if e["type"] == "authz.denied" and e["user_id"] == user["id"]]
+    assert denied, "authz.denied should name the user that was refused"
+    basic_fail = [e for e in ev if e["type"] == "basic.failure" and e["username"] == user["username"]]
+    assert basic_fail, "basic.failure should name the attempted user"
+    deleted = [e for e in ev if e["type"] == "user.deleted"]
+    assert any(scenario["victim"]["id"] in json.dumps(e) for e in deleted), deleted
+
+
+def test_filter_by_type(scenario, admin):
+    for t in ("login.failure", "user.deleted", "token.reuse_detected"):
+        events = admin.audit(type=t)
+        assert events, t
+        assert all(e["type"] == t for e in events), [e["type"] for e in events]
+        assert len(events) >= len(by_type(scenario["events"], t))
+
+
+def test_filter_by_user_id(scenario, admin):
+    uid = scenario["user"]["id"]
+    events = admin.audit(user_id=uid)
+    assert events
+    assert all(e["user_id"] == uid for e in events)
+    assert {"login.success", "token.refreshed", "password.changed"} <= {e["type"] for e in events}
+
+
+def test_filter_since(scenario, admin):
+    assert admin.audit(since="2999-01-01T00:00:00Z") == []
+    assert admin.audit(since=str(int(time.time()) + 3600)) == []
+    everything = admin.audit(since="2000-01-01T00:00:00Z")
+    assert len(everything) >= len(scenario["events"])
+    assert len(admin.audit(since="946684800")) >= len(scenario["events"])
+
+
+def test_audit_pagination(scenario, admin):
+    seen = []
+    params = {"limit": 3}
+    for _ in range(200):
+        r = admin.get("/api/audit", params=params, headers=admin.auth_headers())
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["events"]) <= 3
+        seen += [e["id"] for e in body["events"]]
+        if body["next_cursor"] is None:
+            break
+        params["cursor"] = body["next_cursor"]
+    assert len(seen) == len(set(seen))
+    assert set(e["id"] for e in scenario["events"]) <= set(seen)
+
+
+def test_audit_requires_permission(scenario, server):
+    r = requests.get(server.url + "/api/audit", timeout=10)
+    assert_error(r, 401, "invalid_token")
+
+
+def test_audit_holds_no_secret(scenario, admin):
+    r = admin.get("/api/audit", params={"limit": 100}, headers=admin.auth_headers())
+    assert r.status_code == 200, r.text
+    leaked = find_secrets_in(r.text)
+    assert not leaked, f"audit API exposes {len(leaked)} secret(s), e.g. {leaked[0][:6]}…"
+
+
+def test_stderr_is_json_lines_with_audit_events(scenario, server):
+    lines = server.stderr_text().splitlines()
+    parsed = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"stderr line is not JSON: {line[:200]!r}")
+        assert isinstance(parsed[-1], dict), line[:200]
+    text = "\n".join(lines)
+    for t in ALL_TYPES:
+        assert f'"{t}"' in text, f"audit event {t} not written to stderr"
+    leaked = find_secrets_in(text)
+    assert not leaked, f"stderr holds {len(leaked)} secret(s)"
