@@ -37,7 +37,10 @@ std::optional<std::vector<std::pair<std::string, std::string>>> Request::query_p
   if (query.empty()) return out;
   auto parsed = boost::urls::parse_query(query);
   if (!parsed) return std::nullopt;
-  for (auto param : *parsed) out.emplace_back(param.key, param.has_value ? param.value : std::string());
+  boost::urls::encoding_opts form;
+  form.space_as_plus = true;  // application/x-www-form-urlencoded: '+' is a space
+  for (auto param : *parsed)
+    out.emplace_back(param.key.decode(form), param.has_value ? param.value.decode(form) : std::string());
   return out;
 }
 

@@ -1,0 +1,222 @@
+// The storage conformance suite: every backend must pass it unchanged. PostgreSQL joins
+// the parameter list when its backend lands.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "store/store.h"
+#include "support/temp_store.h"
+
+namespace gatehouse::store {
+namespace {
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Store>(const std::string& dir)> open;
+};
+
+std::unique_ptr<Store> open_sqlite(const std::string& dir) {
+  auto s = open_store("sqlite://" + dir + "/conformance.db");
+  return s ? std::move(*s) : nullptr;
+}
+
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+class StoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().open(dir_.path());
+    if (!store_) GTEST_SKIP() << GetParam().name << " not available";
+    ASSERT_TRUE(store_->migrate());
+  }
+
+  UserRecord user(std::string id, std::string name, std::string email = {}) {
+    return UserRecord{.id = std::move(id), .username = std::move(name), .email = std::move(email),
+                      .roles = {"user"}, .disabled = false, .password_hash = "$argon2id$x",
+                      .created_at = 100, .updated_at = 100};
+  }
+  TokenRecord token(std::string digest, std::int64_t expires_at = 1000) {
+    return TokenRecord{.digest = std::move(digest), .session_id = "s1", .user_id = "u1", .created_at = 100,
+                       .expires_at = expires_at};
+  }
+  void open_session(const std::string& session_id = "s1") {
+    auto a = token("a-" + session_id), r = token("r-" + session_id);
+    a.session_id = r.session_id = session_id;
+    ASSERT_TRUE(store_->create_session(SessionRecord{.id = session_id, .user_id = "u1", .client_id = "gatehouse",
+                                                     .created_at = 100, .revoked_at = std::nullopt},
+                                       a, r));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformance, MigrateIsIdempotent) {
+  auto v1 = store_->schema_version();
+  auto again = store_->migrate();
+  ASSERT_TRUE(v1 && again);
+  EXPECT_EQ(*v1, *again);
+  EXPECT_GE(*v1, 1);
+  EXPECT_TRUE(store_->ping());
+}
+
+TEST_P(StoreConformance, UsersRoundTripAndAreFoundCaseInsensitively) {
+  ASSERT_TRUE(store_->create_user(user("u1", "Alice", "Alice@Example.com")));
+  auto by_name = store_->find_user_by_username("ALICE");
+  ASSERT_TRUE(by_name && *by_name);
+  EXPECT_EQ((*by_name)->username, "Alice");
+  EXPECT_EQ((*by_name)->roles, std::vector<std::string>{"user"});
+  auto by_email = store_->find_user_by_email("alice@example.COM");
+  ASSERT_TRUE(by_email && *by_email);
+  EXPECT_FALSE(store_->find_user("nope").value().has_value());
+  EXPECT_FALSE(store_->find_user_by_email("").value().has_value());
+}
+
+TEST_P(StoreConformance, DuplicatesAreConflicts) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice", "a@x.io")));
+  auto same_name = store_->create_user(user("u2", "ALICE"));
+  ASSERT_FALSE(same_name);
+  EXPECT_EQ(same_name.error().code, StoreErrc::conflict);
+  auto same_email = store_->create_user(user("u3", "bob", "A@X.IO"));
+  ASSERT_FALSE(same_email);
+  EXPECT_EQ(same_email.error().code, StoreErrc::conflict);
+  EXPECT_TRUE(store_->create_user(user("u4", "carol")));
+  EXPECT_TRUE(store_->create_user(user("u5", "dave")));  // two users without e-mail are fine
+}
+
+TEST_P(StoreConformance, UpdateAndDeleteReportMissingUsers) {
+  auto missing = store_->update_user(user("ghost", "ghost"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, StoreErrc::not_found);
+  auto gone = store_->delete_user("ghost");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, StoreErrc::not_found);
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  auto changed = user("u1", "alice", "new@x.io");
+  changed.disabled = true;
+  changed.roles = {"admin", "user"};
+  ASSERT_TRUE(store_->update_user(changed));
+  auto read = store_->find_user("u1").value().value();
+  EXPECT_TRUE(read.disabled);
+  EXPECT_EQ(read.email, "new@x.io");
+  EXPECT_EQ(read.roles, (std::vector<std::string>{"admin", "user"}));
+}
+
+TEST_P(StoreConformance, ListsUsersInIdOrderAfterACursor) {
+  for (const char* id : {"c", "a", "b"}) ASSERT_TRUE(store_->create_user(user(id, std::string("n") + id)));
+  auto first = store_->list_users("", 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].id, "a");
+  auto rest = store_->list_users("b", 10);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].id, "c");
+  EXPECT_EQ(store_->count_users().value(), 3);
+}
+
+TEST_P(StoreConformance, SessionTokensAreFoundWithTheirSessionState) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  auto found = store_->find_access_token("a-s1");
+  ASSERT_TRUE(found && *found);
+  EXPECT_FALSE((*found)->session_revoked);
+  EXPECT_EQ((*found)->token.expires_at, 1000);
+  ASSERT_TRUE(store_->revoke_session("s1", 200));
+  ASSERT_TRUE(store_->revoke_session("s1", 300));  // idempotent
+  EXPECT_TRUE(store_->find_access_token("a-s1").value().value().session_revoked);
+}
+
+TEST_P(StoreConformance, RotationSpendsOnceThenDetectsReuse) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  auto rotated = store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"));
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(rotated->outcome, RotateOutcome::rotated);
+  EXPECT_EQ(rotated->session_id, "s1");
+  auto reused = store_->rotate_refresh_token("r-s1", 160, token("a3"), token("r3"));
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->outcome, RotateOutcome::reuse_detected);
+  auto newest = store_->rotate_refresh_token("r2", 170, token("a4"), token("r4"));
+  EXPECT_EQ(newest->outcome, RotateOutcome::invalid);
+  EXPECT_EQ(store_->rotate_refresh_token("unknown", 170, token("a5"), token("r5"))->outcome, RotateOutcome::invalid);
+}
+
+TEST_P(StoreConformance, ExpiredRefreshTokensDoNotRotate) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 1000, token("a2"), token("r2"))->outcome, RotateOutcome::invalid);
+}
+
+TEST_P(StoreConformance, ConcurrentRotationHasOneWinner) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  std::atomic<int> rotated{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i)
+    threads.emplace_back([&, i] {
+      auto r = store_->rotate_refresh_token("r-s1", 150, token("a-new-" + std::to_string(i)),
+                                            token("r-new-" + std::to_string(i)));
+      if (!r) ++failed;
+      else if (r->outcome == RotateOutcome::rotated) ++rotated;
+      else ++refused;  // reuse_detected, then invalid once the family is revoked
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rotated.load(), 1);
+  EXPECT_EQ(refused.load(), 11);
+  EXPECT_EQ(failed.load(), 0) << "no store errors under contention";
+}
+
+TEST_P(StoreConformance, RevokesAllButOneSessionOfAUser) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session("s1");
+  open_session("s2");
+  open_session("s3");
+  EXPECT_EQ(store_->revoke_user_sessions("u1", "s2", 200).value(), 2);
+  EXPECT_TRUE(store_->find_access_token("a-s1").value()->session_revoked);
+  EXPECT_FALSE(store_->find_access_token("a-s2").value()->session_revoked);
+  EXPECT_EQ(store_->revoke_user_sessions("u1", "", 200).value(), 1);
+}
+
+TEST_P(StoreConformance, DeletingAUserDeletesItsSessionsAndTokens) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  ASSERT_TRUE(store_->delete_user("u1"));
+  EXPECT_FALSE(store_->find_access_token("a-s1").value().has_value());
+  EXPECT_FALSE(store_->find_refresh_token("r-s1").value().has_value());
+}
+
+TEST_P(StoreConformance, PurgesExpiredTokens) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  EXPECT_EQ(store_->purge_expired(999).value(), 0);
+  EXPECT_EQ(store_->purge_expired(1000).value(), 3);  // both tokens, then the empty session
+  EXPECT_FALSE(store_->find_access_token("a-s1").value().has_value());
+}
+
+TEST_P(StoreConformance, AuditFiltersAndPagesNewestFirst) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->append_audit(AuditRecord{.seq = 0, .id = "e" + std::to_string(i), .time = 100 + i,
+                                                 .type = i % 2 ? "login.failure" : "login.success",
+                                                 .outcome = "success", .user_id = i < 2 ? "u1" : "u2",
+                                                 .username = {}, .ip = {}, .user_agent = {}, .request_id = {},
+                                                 .detail_json = "{}"}));
+  }
+  auto all = store_->list_audit(AuditQuery{});
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[0].id, "e4");
+  EXPECT_EQ(store_->list_audit(AuditQuery{.type = "login.failure"})->size(), 2u);
+  EXPECT_EQ(store_->list_audit(AuditQuery{.type = {}, .user_id = "u1"})->size(), 2u);
+  EXPECT_EQ(store_->list_audit(AuditQuery{.type = {}, .user_id = {}, .since = 103})->size(), 2u);
+  auto page = store_->list_audit(AuditQuery{.type = {}, .user_id = {}, .since = 0, .before_seq = (*all)[1].seq, .limit = 10});
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ((*page)[0].id, "e2");
+  EXPECT_EQ(store_->purge_audit_before(102).value(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(Backend{"sqlite", open_sqlite}),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace gatehouse::store

@@ -1,0 +1,49 @@
+// tests/support/services.h: the service graph of a running Gatehouse, built on a temp
+// store, a fake clock and cheap argon2id parameters, for tests of services and handlers.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "accounts/accounts.h"
+#include "audit/audit.h"
+#include "authn/authenticator.h"
+#include "crypto/password.h"
+#include "support/fake_clock.h"
+#include "support/memory_sink.h"
+#include "support/temp_store.h"
+#include "tokens/session_tokens.h"
+
+namespace gatehouse::testing {
+
+// libsodium's minimum cost: tests exercise the logic, not the hardness.
+inline const crypto::Argon2Params kFastArgon2{.memory_bytes = 8192, .iterations = 1};
+
+struct ServiceGraph {
+  FakeClock clock;
+  TempStore temp;
+  std::vector<std::string> audit_lines;
+  audit::AuditLog audit{*temp.store, std::make_unique<MemorySink>(&audit_lines), clock};
+  crypto::PasswordHasher hasher{kFastArgon2};
+  tokens::SessionTokens sessions{*temp.store, audit, clock, tokens::TokenSettings{}};
+  accounts::Accounts accounts{*temp.store, sessions, audit, hasher, clock, accounts::AccountSettings{}};
+  authn::Authenticator authenticator{accounts, sessions, audit, clock, authn::AuthnSettings{}};
+
+  store::Store& store() { return *temp.store; }
+
+  accounts::User add_user(const std::string& name, const std::string& password,
+                          std::vector<std::string> roles = {"user"}) {
+    auto user = accounts.create(accounts::NewUser{.username = name, .password = password, .email = {}, .roles = roles},
+                                RequestContext{});
+    if (!user) throw std::runtime_error(user.error().description);
+    return *user;
+  }
+
+  bool audited(const std::string& type) const {
+    for (const auto& line : audit_lines)
+      if (line.find("\"type\":\"" + type + "\"") != std::string::npos) return true;
+    return false;
+  }
+};
+
+}  // namespace gatehouse::testing

@@ -1,0 +1,141 @@
+// Handlers driven through the Router without a network: parsing, mapping and headers.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "api/common.h"
+#include "core/base64.h"
+#include "support/services.h"
+
+namespace gatehouse::api {
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() { add_all_routes(router_, services_); }
+
+  http::Response call(std::string method, std::string target, std::string body = {},
+                      std::vector<http::Header> headers = {}) {
+    http::Request r;
+    r.method = std::move(method);
+    r.target = target;
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    if (!r.body.empty() && !r.header("content-type")) r.headers.push_back({"content-type", "application/json"});
+    r.remote_ip = "127.0.0.1";
+    r.request_id = "test";
+    auto match = router_.match(r);
+    if (!match.route) return http::error_response(match.status, "routing", "");
+    return match.route->handler(r);
+  }
+
+  std::string login(const std::string& user, const std::string& password) {
+    auto res = call("POST", "/auth/login", R"({"username":")" + user + R"(","password":")" + password + R"("})");
+    EXPECT_EQ(res.status, 200) << res.body;
+    return std::string(boost::json::parse(res.body).at("access_token").as_string());
+  }
+
+  static std::string error_of(const http::Response& res) {
+    return std::string(boost::json::parse(res.body).at("error").as_string());
+  }
+
+  testing::ServiceGraph g_;
+  Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock};
+  http::Router router_;
+};
+
+TEST_F(ApiTest, LoginAnswersTheSpecShapeWithNoStore) {
+  g_.add_user("alice", "password-1");
+  auto res = call("POST", "/auth/login", R"({"username":"alice","password":"password-1"})");
+  ASSERT_EQ(res.status, 200);
+  auto body = boost::json::parse(res.body).as_object();
+  EXPECT_EQ(body.at("token"), body.at("access_token"));
+  EXPECT_EQ(body.at("token_type"), "Bearer");
+  EXPECT_EQ(body.at("expires_in"), 3600);
+  EXPECT_EQ(body.at("refresh_expires_in"), 2592000);
+  EXPECT_EQ(*res.header("cache-control"), "no-store");
+}
+
+TEST_F(ApiTest, MalformedBodiesAre400WithADescription) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"{", "not valid JSON"},
+      {"[]", "JSON object"},
+      {R"({"username":"a"})", "password is required"},
+      {R"({"username":"a","password":123})", "password must be a string, not a number"},
+      {R"({"username":"a","password":"b","x":1})", R"(Unknown field \"x\")"},
+      {R"({"username":"a","email":"b","password":"c"})", "either username or email"},
+  };
+  for (const auto& [body, expected] : cases) {
+    auto res = call("POST", "/auth/login", body);
+    EXPECT_EQ(res.status, 400) << body;
+    EXPECT_NE(res.body.find(expected), std::string::npos) << body << " -> " << res.body;
+  }
+  auto wrong_type = call("POST", "/auth/login", "{}", {{"content-type", "text/plain"}});
+  EXPECT_EQ(wrong_type.status, 400);
+  EXPECT_NE(wrong_type.body.find("application/json"), std::string::npos);
+}
+
+TEST_F(ApiTest, ChallengesOn401AndInsufficientScopeOn403) {
+  auto none = call("GET", "/users/me");
+  EXPECT_EQ(none.status, 401);
+  std::vector<std::string> challenges;
+  for (const auto& h : none.headers)
+    if (h.name == "WWW-Authenticate") challenges.push_back(h.value);
+  EXPECT_EQ(challenges, (std::vector<std::string>{R"(Bearer realm="gatehouse")",
+                                                  R"(Basic realm="gatehouse", charset="UTF-8")"}));
+  auto bad = call("GET", "/users/me", {}, {{"authorization", "Bearer gat_wrong"}});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(error_of(bad), "invalid_token");
+  EXPECT_EQ(*bad.header("www-authenticate"), R"(Bearer realm="gatehouse", error="invalid_token")");
+
+  g_.add_user("alice", "password-1");
+  const std::string token = login("alice", "password-1");
+  auto denied = call("GET", "/api/users", {}, {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(error_of(denied), "forbidden");
+  EXPECT_EQ(*denied.header("www-authenticate"), R"(Bearer error="insufficient_scope", scope="users:read")");
+  EXPECT_TRUE(g_.audited("authz.denied"));
+}
+
+TEST_F(ApiTest, TwoCredentialsAreABadRequest) {
+  auto res = call("GET", "/users/me", {}, {{"authorization", "Bearer x"}, {"x-api-key", "y"}});
+  EXPECT_EQ(res.status, 400);
+  auto query = call("GET", "/users/me?api_key=abc", {}, {{"authorization", "Basic " + base64_encode("a:b")}});
+  EXPECT_EQ(query.status, 400);
+}
+
+TEST_F(ApiTest, AdminManagesUsersWithPagination) {
+  g_.add_user("root", "password-1", {"admin"});
+  const std::string token = login("root", "password-1");
+  const std::vector<http::Header> auth{{"authorization", "Bearer " + token}};
+  auto created = call("POST", "/api/users", R"({"username":"bob","password":"password-2","email":"bob@x.io"})", auth);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id(boost::json::parse(created.body).at("id").as_string());
+  EXPECT_EQ(call("POST", "/api/users", R"({"username":"BOB","password":"password-2"})", auth).status, 409);
+  EXPECT_EQ(call("GET", "/api/users?limit=0", {}, auth).status, 400);
+  EXPECT_EQ(call("GET", "/api/users?limit=abc", {}, auth).status, 400);
+  auto page = boost::json::parse(call("GET", "/api/users?limit=1", {}, auth).body).as_object();
+  ASSERT_EQ(page.at("users").as_array().size(), 1u);
+  const std::string cursor(page.at("next_cursor").as_string());
+  auto next = boost::json::parse(call("GET", "/api/users?limit=1&cursor=" + cursor, {}, auth).body).as_object();
+  EXPECT_EQ(next.at("users").as_array().size(), 1u);
+  EXPECT_TRUE(next.at("next_cursor").is_null());
+  auto patched = call("PATCH", "/api/users/" + id, R"({"disabled":true,"email":null})", auth);
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_TRUE(boost::json::parse(patched.body).at("email").is_null());
+  EXPECT_EQ(call("PATCH", "/api/users/" + id, "{}", auth).status, 400);
+  EXPECT_EQ(call("GET", "/api/users/NOPE", {}, auth).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/users/" + id, {}, auth).status, 204);
+  EXPECT_EQ(call("DELETE", "/api/users/" + id, {}, auth).status, 404);
+}
+
+TEST_F(ApiTest, HealthAndReadiness) {
+  EXPECT_EQ(call("GET", "/healthz").body, R"({"status":"ok"})");
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+}
+
+}  // namespace
+}  // namespace gatehouse::api

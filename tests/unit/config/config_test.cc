@@ -1,0 +1,129 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "support/temp_store.h"
+
+namespace gatehouse::config {
+namespace {
+
+std::map<std::string, std::string>* g_env = nullptr;
+const char* fake_env(const char* name) {
+  auto it = g_env->find(name);
+  return it == g_env->end() ? nullptr : it->second.c_str();
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { g_env = &env_; }
+  Result<Config, std::string> load(std::string_view toml, Overrides o = {}) {
+    return load_from_string(toml, o, &fake_env);
+  }
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigTest, StartsWithNoConfigAtAll) {
+  auto c = load("");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->listen_host, "127.0.0.1");
+  EXPECT_EQ(c->listen_port, 8080);
+  EXPECT_EQ(c->storage_url(), "sqlite://./var/gatehouse.db");
+  EXPECT_EQ(c->tokens.access_ttl, std::chrono::seconds{3600});
+  EXPECT_EQ(c->tokens.refresh_ttl, std::chrono::seconds{30 * 86400});
+  EXPECT_EQ(c->accounts.min_password_length, 8);
+  EXPECT_TRUE(c->auth.basic);
+  EXPECT_EQ(c->issuer_for(8080), "http://127.0.0.1:8080");
+}
+
+TEST_F(ConfigTest, ReadsTomlWithDurationsInBothForms) {
+  auto c = load(R"(
+[server]
+listen = "127.0.0.1:9000"
+threads = 3
+[tokens]
+access_ttl = "15m"
+refresh_ttl = 86400
+)");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->listen_port, 9000);
+  EXPECT_EQ(c->server.threads, 3);
+  EXPECT_EQ(c->tokens.access_ttl, std::chrono::seconds{900});
+  EXPECT_EQ(c->tokens.refresh_ttl, std::chrono::seconds{86400});
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesFileAndFlagsOverrideBoth) {
+  env_["GATEHOUSE_TOKENS_ACCESS_TTL"] = "1";
+  env_["GATEHOUSE_SERVER_LISTEN"] = "127.0.0.1:7000";
+  auto c = load("[tokens]\naccess_ttl = \"1h\"\n", Overrides{.listen = "127.0.0.1:0", .data_dir = "/tmp/x", .issuer = {}});
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->tokens.access_ttl, std::chrono::seconds{1});
+  EXPECT_EQ(c->listen_port, 0);
+  EXPECT_EQ(c->storage_path, "/tmp/x/gatehouse.db");
+}
+
+TEST_F(ConfigTest, SecretsComeFromFiles) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/pw";
+  std::ofstream(path) << "s3cret-value\n";
+  env_["GATEHOUSE_ADMIN_PASSWORD_FILE"] = path;
+  auto c = load("");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->admin.password, "s3cret-value");
+  env_["GATEHOUSE_ADMIN_PASSWORD"] = "other";
+  auto both = load("");
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().find("both set"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ErrorsNameTheKeyAndTheExpectedForm) {
+  auto bad_duration = load("[tokens]\naccess_ttl = \"soon\"\n");
+  ASSERT_FALSE(bad_duration);
+  EXPECT_NE(bad_duration.error().find("tokens.access_ttl"), std::string::npos);
+  EXPECT_NE(bad_duration.error().find("\"15m\""), std::string::npos);
+
+  env_["GATEHOUSE_AUTH_BASIC"] = "maybe";
+  auto bad_bool = load("");
+  ASSERT_FALSE(bad_bool);
+  EXPECT_NE(bad_bool.error().find("GATEHOUSE_AUTH_BASIC"), std::string::npos);
+  env_.clear();
+
+  auto unknown = load("[tokens]\nacces_ttl = 5\n");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().find("tokens.acces_ttl"), std::string::npos);
+
+  auto wrong_type = load("[server]\nthreads = \"two\"\n");
+  ASSERT_FALSE(wrong_type);
+  EXPECT_NE(wrong_type.error().find("server.threads"), std::string::npos);
+
+  auto syntax = load("[server\n");
+  ASSERT_FALSE(syntax);
+  EXPECT_NE(syntax.error().find("line 1"), std::string::npos);
+}
+
+TEST_F(ConfigTest, NeverEchoesSecretValues) {
+  env_["GATEHOUSE_STORAGE_URL"] = "mysql://user:hunter2@db/x";
+  auto c = load("");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().find("hunter2"), std::string::npos) << c.error();
+}
+
+TEST_F(ConfigTest, RefusesPlainHttpOffLoopbackUnlessAllowed) {
+  auto exposed = load("", Overrides{.listen = "0.0.0.0:8080", .data_dir = {}, .issuer = {}});
+  ASSERT_FALSE(exposed);
+  EXPECT_NE(exposed.error().find("allow_insecure_http"), std::string::npos);
+  auto allowed = load("[server]\nallow_insecure_http = true\n", Overrides{.listen = "0.0.0.0:8080", .data_dir = {}, .issuer = {}});
+  EXPECT_TRUE(allowed) << allowed.error();
+}
+
+TEST_F(ConfigTest, RejectsBadListenValues) {
+  for (const char* listen : {"8080", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:http"}) {
+    auto c = load("", Overrides{.listen = listen, .data_dir = {}, .issuer = {}});
+    EXPECT_FALSE(c) << listen;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::config

@@ -1,0 +1,56 @@
+#include "http/router.h"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::http {
+namespace {
+
+Handler named(std::string name) {
+  return [name](Request&) { return json_response(200, "\"" + name + "\""); };
+}
+
+Request request(std::string method, std::string path) {
+  Request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+TEST(Router, MatchesLiteralsAndParameters) {
+  Router router;
+  router.add("GET", "/api/users", Execution::blocking_pool, named("list"));
+  router.add("GET", "/api/users/{id}", Execution::blocking_pool, named("get"));
+  auto r = request("GET", "/api/users/abc");
+  auto m = router.match(r);
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->pattern, "/api/users/{id}");
+  EXPECT_EQ(r.param("id"), "abc");
+  auto list = request("GET", "/api/users");
+  EXPECT_EQ(router.match(list).route->pattern, "/api/users");
+}
+
+TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
+  Router router;
+  router.add("GET", "/x/{id}", Execution::blocking_pool, named("get"));
+  router.add("DELETE", "/x/{id}", Execution::blocking_pool, named("delete"));
+  auto post = request("POST", "/x/1");
+  auto m = router.match(post);
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.allow, "GET, DELETE");
+  auto missing = request("GET", "/y");
+  EXPECT_EQ(router.match(missing).status, 404);
+  auto empty_param = request("GET", "/x/");
+  EXPECT_EQ(router.match(empty_param).status, 404);
+  auto deeper = request("GET", "/x/1/2");
+  EXPECT_EQ(router.match(deeper).status, 404);
+}
+
+TEST(Router, RefusesDuplicateRoutes) {
+  Router router;
+  router.add("GET", "/a", Execution::network_thread, named("a"));
+  EXPECT_THROW(router.add("GET", "/a", Execution::network_thread, named("b")), std::logic_error);
+}
+
+}  // namespace
+}  // namespace gatehouse::http
