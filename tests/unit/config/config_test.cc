@@ -127,3 +127,32 @@ TEST_F(ConfigTest, RejectsBadListenValues) {
 
 }  // namespace
 }  // namespace gatehouse::config
+
+namespace gatehouse::config {
+namespace {
+
+// gatehouse.example.toml documents every key with its default: it must parse, and change nothing.
+TEST(ExampleConfig, ParsesAndEqualsTheDefaults) {
+  const char* (*no_env)(const char*) = [](const char*) -> const char* { return nullptr; };
+  auto example = load(std::string(GATEHOUSE_SOURCE_DIR) + "/gatehouse.example.toml", Overrides{}, no_env);
+  ASSERT_TRUE(example) << example.error();
+  auto defaults = load_from_string("", Overrides{}, no_env);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(example->server.listen, defaults->server.listen);
+  EXPECT_EQ(example->server.header_timeout, defaults->server.header_timeout);
+  EXPECT_EQ(example->server.idle_timeout, defaults->server.idle_timeout);
+  EXPECT_EQ(example->server.max_body_bytes, defaults->server.max_body_bytes);
+  EXPECT_EQ(example->server.max_header_bytes, defaults->server.max_header_bytes);
+  EXPECT_EQ(example->tokens.access_ttl, defaults->tokens.access_ttl);
+  EXPECT_EQ(example->tokens.refresh_ttl, defaults->tokens.refresh_ttl);
+  EXPECT_EQ(example->tokens.leeway, defaults->tokens.leeway);
+  EXPECT_EQ(example->accounts.argon2_memory_kib, defaults->accounts.argon2_memory_kib);
+  EXPECT_EQ(example->accounts.argon2_iterations, defaults->accounts.argon2_iterations);
+  EXPECT_EQ(example->auth.basic_cache_ttl, defaults->auth.basic_cache_ttl);
+  EXPECT_EQ(example->audit.retention, defaults->audit.retention);
+  EXPECT_EQ(example->storage_url(), defaults->storage_url());
+  EXPECT_EQ(example->admin.username, defaults->admin.username);
+}
+
+}  // namespace
+}  // namespace gatehouse::config
