@@ -197,7 +197,20 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(options.max_body_bytes);
-      conn->stream.expires_after(options.header_timeout);
+      // Our own deadline rather than the stream's: on expiry the stream closes the socket,
+      // and we want to answer 408 first. Cancelling only aborts the pending read.
+      auto timed_out = std::make_shared<bool>(false);
+      asio::steady_timer deadline(conn->stream.get_executor(), options.header_timeout);
+      const auto arm = [&] {
+        deadline.async_wait([conn, timed_out](const beast::error_code& wait_ec) {
+          if (wait_ec) return;
+          *timed_out = true;
+          beast::error_code ignored;
+          conn->stream.socket().cancel(ignored);
+        });
+      };
+      arm();
+      conn->stream.expires_never();
       co_await bhttp::async_read_header(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec && !parser.is_done()) {
         const auto& head = parser.get();
@@ -208,10 +221,14 @@ struct Server::Impl {
                                      asio::redirect_error(asio::use_awaitable, ec));
         }
         if (!ec) {
-          conn->stream.expires_after(options.header_timeout);
+          // The body gets a fresh window of the same length.
+          deadline.expires_after(options.header_timeout);
+          arm();
           co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         }
       }
+      deadline.cancel();
+      if (*timed_out) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::header_limit) {
           co_await refuse(*conn, 431, "request_header_fields_too_large",

@@ -48,8 +48,11 @@ def server(workroot, request):
     srv = Server(workroot / f"{name}-{next(_module_counter)}", name="server")
     srv.start()
     yield srv
+    problem = srv.exited_unexpectedly()
     if srv.running():
         srv.stop()
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture
@@ -69,6 +72,9 @@ def start_server(workroot, request):
     yield factory
     errors = []
     for srv in started:
+        problem = srv.exited_unexpectedly()
+        if problem:
+            errors.append(problem)
         if srv.running():
             try:
                 srv.stop()

@@ -257,7 +257,15 @@ class Server:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def signal(self, sig=signal.SIGTERM) -> None:
+    def exited_unexpectedly(self) -> str | None:
+        """A message if the process ended without this test stopping or waiting for it."""
+        if self.proc is None or self.proc.poll() is None or self.returncode is not None:
+            return None
+        return (f"gatehouse ({self.name}, port {self.port}) exited on its own with rc={self.proc.returncode} "
+                f"while tests were using it (a crash, or a signal from outside this test session)\n"
+                f"stderr tail:\n{self.stderr_tail(10)}")
+
+    def send_signal(self, sig=signal.SIGTERM) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
 
@@ -286,6 +294,8 @@ class Server:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        if self.proc is not None and self.proc.poll() is not None:
+            self.returncode = self.proc.returncode
 
     def restart(self, timeout: float = 30.0) -> "Server":
         self.stop()

@@ -1,4 +1,5 @@
 """GET /api/audit and the audit lines on stderr."""
+import http.client
 import json
 import time
 
@@ -28,11 +29,14 @@ def scenario(server, admin):
     def rid(name):
         return {"X-Request-Id": f"audit-{name}-{unique_name('')}"}
 
-    def post(path, name, **kw):
+    def send(method, path, name, **kw):
         headers = {**rid(name), **kw.pop("headers", {})}
-        r = s.post(url + path, headers=headers, timeout=10, **kw)
+        r = s.request(method, url + path, headers=headers, timeout=10, **kw)
         info.setdefault("rids", {})[name] = headers["X-Request-Id"]
         return r
+
+    def post(path, name, **kw):
+        return send("POST", path, name, **kw)
 
     # user.created
     name = unique_name("aud")
@@ -70,20 +74,18 @@ def scenario(server, admin):
              json={"current_password": pw, "new_password": pw2})
     assert r.status_code == 204, r.text
     # basic.failure
-    r = s.get(url + "/users/me", headers={**basic(name, new_password("wrongbasic")), **rid("basic_bad")},
-              timeout=10)
+    r = send("GET", "/users/me", "basic_bad", headers=basic(name, new_password("wrongbasic")))
     assert r.status_code == 401
     # authz.denied
-    r = s.get(url + "/api/users", headers={**bearer(t3["access_token"]), **rid("denied")}, timeout=10)
+    r = send("GET", "/api/users", "denied", headers=bearer(t3["access_token"]))
     assert r.status_code == 403
     # user.updated
-    r = s.patch(url + f"/api/users/{user['id']}", json={"roles": ["user"]},
-                headers={**admin.auth_headers(), **rid("update")}, timeout=10)
+    r = send("PATCH", f"/api/users/{user['id']}", "update", json={"roles": ["user"]}, headers=admin.auth_headers())
     assert r.status_code == 200
     # user.deleted
     victim = admin.create_user()
     info["victim"] = victim
-    r = s.delete(url + f"/api/users/{victim['id']}", headers={**admin.auth_headers(), **rid("delete")}, timeout=10)
+    r = send("DELETE", f"/api/users/{victim['id']}", "delete", headers=admin.auth_headers())
     assert r.status_code == 204
     info["events"] = admin.audit()
     return info
@@ -140,6 +142,9 @@ def find_rid(events, rid):
     ("logout", "logout"),
     ("password", "password.changed"),
     ("update", "user.updated"),
+    ("delete", "user.deleted"),
+    ("basic_bad", "basic.failure"),
+    ("denied", "authz.denied"),
 ])
 def test_event_correlates_with_request(scenario, step, etype):
     rid = scenario["rids"][step]
@@ -178,6 +183,37 @@ def test_filter_by_type(scenario, admin):
         assert len(events) >= len(by_type(scenario["events"], t))
 
 
+def raw_get(server, target, headers):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", target, headers=headers)  # sent exactly as written
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_filter_since_unencoded(scenario, admin, server):
+    # ":" is allowed unencoded in a query (RFC 3986 §3.4)
+    status, body = raw_get(server, "/api/audit?since=2999-01-01T00:00:00Z", admin.auth_headers())
+    assert status == 200, body
+    assert json.loads(body)["events"] == []
+    status, body = raw_get(server, "/api/audit?since=2000-01-01T00:00:00Z&limit=5", admin.auth_headers())
+    assert status == 200, body
+    assert len(json.loads(body)["events"]) == 5
+
+
+def test_filter_query_values_are_percent_decoded(scenario, admin, server):
+    # "login%2Efailure" is "login.failure" and "%3A" is ":" (RFC 3986 percent-encoding)
+    status, body = raw_get(server, "/api/audit?type=login%2Efailure&limit=100", admin.auth_headers())
+    assert status == 200, body
+    events = json.loads(body)["events"]
+    assert events and all(e["type"] == "login.failure" for e in events), [e["type"] for e in events]
+    status, body = raw_get(server, "/api/audit?since=2999-01-01T00%3A00%3A00Z", admin.auth_headers())
+    assert status == 200, body
+    assert json.loads(body)["events"] == []
+
+
 def test_filter_by_user_id(scenario, admin):
     uid = scenario["user"]["id"]
     events = admin.audit(user_id=uid)
@@ -187,6 +223,7 @@ def test_filter_by_user_id(scenario, admin):
 
 
 def test_filter_since(scenario, admin):
+    # values go through requests' ordinary query encoding (":" becomes %3A)
     assert admin.audit(since="2999-01-01T00:00:00Z") == []
     assert admin.audit(since=str(int(time.time()) + 3600)) == []
     everything = admin.audit(since="2000-01-01T00:00:00Z")

@@ -86,3 +86,35 @@ def test_keep_alive_serves_many_requests(server):
         for _ in range(20):
             r = s.get(server.url + "/healthz", timeout=10)
             assert r.status_code == 200
+
+
+def test_healthz_stays_fast_during_login_storm(start_server):
+    import threading
+    import time
+    heavy = {"GATEHOUSE_ACCOUNTS_ARGON2_MEMORY_KIB": "32768", "GATEHOUSE_ACCOUNTS_ARGON2_ITERATIONS": "3"}
+    srv = start_server(env=heavy)
+    stop = threading.Event()
+
+    def storm(i):
+        with requests.Session() as s:
+            while not stop.is_set():
+                s.post(srv.url + "/auth/login", json={"username": f"storm{i}", "password": "storm-password-1"},
+                       timeout=60)
+
+    threads = [threading.Thread(target=storm, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        worst = 0.0
+        for _ in range(10):
+            t0 = time.perf_counter()
+            r = requests.get(srv.url + "/healthz", timeout=10)
+            worst = max(worst, time.perf_counter() - t0)
+            assert r.status_code == 200
+            time.sleep(0.05)
+        assert worst < 1.0, f"/healthz took {worst:.2f}s during a login storm"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)

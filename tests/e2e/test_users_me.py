@@ -8,7 +8,8 @@ from support import (ID_RE, TIME_RE, assert_challenges, assert_error, basic, bea
                      parse_raw_response, random_base62, raw_exchange, unique_name, www_authenticate)
 
 ME_KEYS = {"id", "username", "email", "roles", "created_at", "auth"}
-USER_SCOPES = {"profile:read", "profile:write"}
+# SPEC §7: the user role is self-service: its own profile and its own API keys.
+USER_SCOPES = {"keys:read", "keys:write", "profile:read", "profile:write"}
 ADMIN_SCOPES = {"profile:read", "profile:write", "users:read", "users:write", "audit:read"}
 
 
