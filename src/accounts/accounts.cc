@@ -21,6 +21,8 @@ tl::unexpected<AccountError> store_failure(const store::StoreError& e) {
   switch (e.code) {
     case store::StoreErrc::not_found: return fail(AccountErrc::not_found, "No such user.");
     case store::StoreErrc::conflict: return fail(AccountErrc::conflict, "That username or e-mail is already taken.");
+    case store::StoreErrc::precondition_failed:
+      return fail(AccountErrc::conflict, "The user was changed at the same time; try again.");
     default: return fail(AccountErrc::unavailable, "The user store is unavailable; try again shortly.");
   }
 }
@@ -80,6 +82,7 @@ Result<User, AccountError> Accounts::create(const NewUser& request, const Reques
   if (auto ok = validate_email(request.email); !ok) return fail(AccountErrc::invalid_request, ok.error());
   if (auto ok = validate_roles(roles); !ok) return fail(AccountErrc::invalid_request, ok.error());
   if (auto ok = validate_password(request.password); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_cross_uniqueness({}, request.username, request.email); !ok) return tl::unexpected(ok.error());
   const auto now = clock_.now();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   User user{.id = new_id(millis),
@@ -116,15 +119,25 @@ Result<UserPage, AccountError> Accounts::list(const std::string& cursor, int lim
   return page;
 }
 
+Result<void, AccountError> Accounts::check_cross_uniqueness(const std::string& self_id, const std::string& username,
+                                                            const std::string& email) {
+  const auto taken = [&](const store::StoreResult<std::optional<User>>& found) {
+    return found && *found && (*found)->id != self_id;
+  };
+  if (username.find('@') != std::string::npos && taken(store_.find_user_by_email(username)))
+    return fail(AccountErrc::conflict, "That username is another user's e-mail address.");
+  if (!email.empty() && taken(store_.find_user_by_username(email)))
+    return fail(AccountErrc::conflict, "That e-mail address is another user's username.");
+  return {};
+}
+
 Result<User, AccountError> Accounts::update(const std::string& id, const UserPatch& patch, const RequestContext& ctx) {
-  auto current = get(id);
-  if (!current) return current;
-  User user = *current;
+  store::UserChanges changes{.updated_at = clock_.now_unix()};
   std::vector<std::string> changed;
-  bool revoke = false;
   if (patch.email) {
     if (auto ok = validate_email(*patch.email); !ok) return fail(AccountErrc::invalid_request, ok.error());
-    user.email = *patch.email;
+    if (auto ok = check_cross_uniqueness(id, {}, *patch.email); !ok) return tl::unexpected(ok.error());
+    changes.email = *patch.email;
     changed.push_back("email");
   }
   if (patch.roles) {
@@ -132,31 +145,28 @@ Result<User, AccountError> Accounts::update(const std::string& id, const UserPat
     std::sort(roles.begin(), roles.end());
     roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
     if (auto ok = validate_roles(roles); !ok) return fail(AccountErrc::invalid_request, ok.error());
-    user.roles = roles;
+    changes.roles = roles;
     changed.push_back("roles");
   }
   if (patch.password) {
     if (auto ok = validate_password(*patch.password); !ok) return tl::unexpected(ok.error());
-    user.password_hash = hasher_.hash(*patch.password);
+    changes.password_hash = hasher_.hash(*patch.password);
     changed.push_back("password");
-    revoke = true;
   }
   if (patch.disabled) {
-    user.disabled = *patch.disabled;
+    changes.disabled = *patch.disabled;
     changed.push_back("disabled");
-    revoke = revoke || user.disabled;
   }
-  user.updated_at = clock_.now_unix();
-  if (auto stored = store_.update_user(user); !stored) return store_failure(stored.error());
-  if (revoke) {
-    if (auto ok = revoke_sessions(user.id, {}); !ok) return tl::unexpected(ok.error());
-  }
+  // A new password or a disable ends every session in the same transaction as the change.
+  if (patch.password || patch.disabled.value_or(false)) changes.revoke_sessions_except = "";
+  auto user = store_.update_user(id, changes);
+  if (!user) return store_failure(user.error());
   std::vector<std::pair<std::string, std::string>> detail{{"changed", join(changed)}};
-  if (patch.disabled) detail.emplace_back("disabled", user.disabled ? "true" : "false");
-  if (patch.roles) detail.emplace_back("roles", join(user.roles));
-  audit_.record(ctx, audit::AuditEvent{.type = "user.updated", .success = true, .user_id = user.id,
-                                       .username = user.username, .detail = std::move(detail)});
-  return user;
+  if (patch.disabled) detail.emplace_back("disabled", user->disabled ? "true" : "false");
+  if (patch.roles) detail.emplace_back("roles", join(user->roles));
+  audit_.record(ctx, audit::AuditEvent{.type = "user.updated", .success = true, .user_id = user->id,
+                                       .username = user->username, .detail = std::move(detail)});
+  return std::move(*user);
 }
 
 Result<void, AccountError> Accounts::remove(const std::string& id, const RequestContext& ctx) {
@@ -198,8 +208,22 @@ Result<std::pair<User, tokens::TokenPair>, AccountError> Accounts::login(const s
                                            .username = login.substr(0, kMaxUsername), .detail = {}});
     return tl::unexpected(user.error());
   }
-  auto pair = sessions_.open_session(user->id);
-  if (!pair) return fail(AccountErrc::unavailable, pair.error().description);
+  // Passwords hashed under older argon2id parameters are upgraded on the first good login.
+  std::string verified_hash = user->password_hash;
+  if (hasher_.needs_rehash(verified_hash)) {
+    auto upgraded = store_.update_user(user->id, store::UserChanges{.password_hash = hasher_.hash(password),
+                                                                    .expected_password_hash = verified_hash,
+                                                                    .updated_at = clock_.now_unix()});
+    if (upgraded) verified_hash = upgraded->password_hash;
+  }
+  auto pair = sessions_.open_session(user->id, verified_hash);
+  if (!pair) {
+    if (pair.error().code != tokens::TokenErrc::invalid_grant)
+      return fail(AccountErrc::unavailable, pair.error().description);
+    audit_.record(ctx, audit::AuditEvent{.type = "login.failure", .success = false, .user_id = user->id,
+                                         .username = user->username, .detail = {{"reason", "account changed"}}});
+    return fail(AccountErrc::invalid_credentials, "The username or password is incorrect.");
+  }
   audit_.record(ctx, audit::AuditEvent{.type = "login.success", .success = true, .user_id = user->id,
                                        .username = user->username, .detail = {{"session_id", pair->session_id}}});
   return std::make_pair(std::move(*user), std::move(*pair));
@@ -216,18 +240,15 @@ Result<void, AccountError> Accounts::change_password(const std::string& user_id,
     return fail(AccountErrc::forbidden, "current_password is incorrect.");
   }
   if (auto ok = validate_password(replacement); !ok) return tl::unexpected(ok.error());
-  user->password_hash = hasher_.hash(replacement);
-  user->updated_at = clock_.now_unix();
-  if (auto stored = store_.update_user(*user); !stored) return store_failure(stored.error());
-  if (auto ok = revoke_sessions(user->id, keep_session_id); !ok) return ok;
+  // Compare-and-set on the hash just verified, and the other sessions end in the same
+  // transaction: no concurrent change is overwritten, no session opened meanwhile survives.
+  auto updated = store_.update_user(user->id, store::UserChanges{.password_hash = hasher_.hash(replacement),
+                                                                 .expected_password_hash = user->password_hash,
+                                                                 .revoke_sessions_except = keep_session_id,
+                                                                 .updated_at = clock_.now_unix()});
+  if (!updated) return store_failure(updated.error());
   audit_.record(ctx, audit::AuditEvent{.type = "password.changed", .success = true, .user_id = user->id,
                                        .username = user->username, .detail = {}});
-  return {};
-}
-
-Result<void, AccountError> Accounts::revoke_sessions(const std::string& user_id, const std::string& keep) {
-  if (auto n = sessions_.end_user_sessions(user_id, keep); !n)
-    return fail(AccountErrc::unavailable, n.error().description);
   return {};
 }
 

@@ -84,7 +84,10 @@ class Accounts {
 
  private:
   Result<void, AccountError> validate_password(const std::string& password) const;
-  Result<void, AccountError> revoke_sessions(const std::string& user_id, const std::string& keep);
+  // A username must not equal another user's e-mail and vice versa, or one could shadow
+  // the other's login (login tries usernames first, then e-mails).
+  Result<void, AccountError> check_cross_uniqueness(const std::string& self_id, const std::string& username,
+                                                    const std::string& email);
 
   store::Store& store_;
   tokens::SessionTokens& sessions_;

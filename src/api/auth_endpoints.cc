@@ -87,7 +87,7 @@ Response logout(Services& services, const Request& request) {
 }  // namespace
 
 void add_auth_routes(http::Router& router, Services& services) {
-  router.add("POST", "/auth/login", http::Execution::blocking_pool,
+  router.add("POST", "/auth/login", http::Execution::hashing_pool,
              [&services](Request& r) { return login(services, r); });
   router.add("POST", "/auth/refresh", http::Execution::blocking_pool,
              [&services](Request& r) { return refresh(services, r); });

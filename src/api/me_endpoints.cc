@@ -45,7 +45,7 @@ Response change_password(Services& services, const Request& request) {
 
 void add_me_routes(http::Router& router, Services& services) {
   router.add("GET", "/users/me", http::Execution::blocking_pool, [&services](Request& r) { return me(services, r); });
-  router.add("POST", "/users/me/password", http::Execution::blocking_pool,
+  router.add("POST", "/users/me/password", http::Execution::hashing_pool,
              [&services](Request& r) { return change_password(services, r); });
 }
 

@@ -112,9 +112,9 @@ Response delete_user(Services& services, const Request& request) {
 void add_user_admin_routes(http::Router& router, Services& services) {
   using http::Execution;
   router.add("GET", "/api/users", Execution::blocking_pool, [&services](Request& r) { return list_users(services, r); });
-  router.add("POST", "/api/users", Execution::blocking_pool, [&services](Request& r) { return create_user(services, r); });
+  router.add("POST", "/api/users", Execution::hashing_pool, [&services](Request& r) { return create_user(services, r); });
   router.add("GET", "/api/users/{id}", Execution::blocking_pool, [&services](Request& r) { return get_user(services, r); });
-  router.add("PATCH", "/api/users/{id}", Execution::blocking_pool,
+  router.add("PATCH", "/api/users/{id}", Execution::hashing_pool,
              [&services](Request& r) { return patch_user(services, r); });
   router.add("DELETE", "/api/users/{id}", Execution::blocking_pool,
              [&services](Request& r) { return delete_user(services, r); });

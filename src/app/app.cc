@@ -1,5 +1,7 @@
 #include "app/app.h"
 
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -92,8 +94,23 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   return app;
 }
 
+namespace {
+
+// Connections, SQLite files and the audit file all need descriptors; the soft limit is
+// often 1024, far below what a busy auth server holds open. Raise it to the hard limit.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
 int serve(const config::Config& config) {
   log::init(level_of(config.log.level));
+  raise_descriptor_limit();
   auto opened = App::open(config);
   if (!opened) {
     std::fprintf(stderr, "gatehouse: %s\n", opened.error().c_str());
@@ -117,6 +134,8 @@ int serve(const config::Config& config) {
                           .port = config.listen_port,
                           .network_threads = threads_or_cores(config.server.threads),
                           .blocking_threads = threads_or_cores(config.server.blocking_threads),
+                          .hashing_threads = threads_or_cores(config.server.hashing_threads),
+                          .max_connections = static_cast<std::size_t>(config.server.max_connections),
                           .max_body_bytes = static_cast<std::size_t>(config.server.max_body_bytes),
                           .max_header_bytes = static_cast<std::size_t>(config.server.max_header_bytes),
                           .header_timeout = config.server.header_timeout,

@@ -47,6 +47,9 @@ const std::vector<Key>& keys() {
       key<S>("server", "listen", [](Config& c) -> S& { return c.server.listen; }),
       key<int>("server", "threads", [](Config& c) -> int& { return c.server.threads; }),
       key<int>("server", "blocking_threads", [](Config& c) -> int& { return c.server.blocking_threads; }),
+      key<int>("server", "hashing_threads", [](Config& c) -> int& { return c.server.hashing_threads; }),
+      key<std::int64_t>("server", "max_connections",
+                        [](Config& c) -> std::int64_t& { return c.server.max_connections; }),
       key<bool>("server", "allow_insecure_http", [](Config& c) -> bool& { return c.server.allow_insecure_http; }),
       key<std::vector<S>>("server", "trusted_proxies",
                           [](Config& c) -> std::vector<S>& { return c.server.trusted_proxies; }),
@@ -265,6 +268,9 @@ Result<void, std::string> finalize(Config& c) {
   if (c.server.threads < 0 || c.server.threads > 256) return Err("server.threads: expected 0 (one per core) to 256");
   if (c.server.blocking_threads < 0 || c.server.blocking_threads > 256)
     return Err("server.blocking_threads: expected 0 (one per core) to 256");
+  if (c.server.hashing_threads < 0 || c.server.hashing_threads > 256)
+    return Err("server.hashing_threads: expected 0 (one per core) to 256");
+  if (c.server.max_connections < 1) return Err("server.max_connections: expected at least 1");
   if (c.server.max_body_bytes < 1024) return Err("server.max_body_bytes: expected at least 1024");
   if (c.server.max_header_bytes < 1024) return Err("server.max_header_bytes: expected at least 1024");
 
@@ -303,8 +309,18 @@ Result<Config, std::string> load_from_string(std::string_view text, const Overri
     const toml::table table = toml::parse(text);
     return load_impl(&table, overrides, env);
   } catch (const toml::parse_error& e) {
+    // toml++ quotes the offending text; on a line that sets a secret that could be the
+    // secret itself, so there only the position is reported.
+    const auto line_no = e.source().begin.line;
+    std::string line;
+    std::istringstream lines{std::string(text)};
+    for (std::size_t i = 0; i < line_no && std::getline(lines, line); ++i) {
+    }
+    bool secret_line = false;
+    for (const auto& k : keys()) secret_line = secret_line || (k.secret && line.find(k.name) != std::string::npos);
     std::ostringstream msg;
-    msg << "config file: line " << e.source().begin.line << ": " << e.description();
+    msg << "config file: line " << line_no << ", column " << e.source().begin.column << ": not valid TOML";
+    if (!secret_line) msg << " (" << e.description() << ")";
     return Err(msg.str());
   }
 }

@@ -23,6 +23,10 @@ struct ServerConfig {
   int threads{0};
   // Threads for blocking work (argon2id, store round trips). 0 = one per core.
   int blocking_threads{0};
+  // Threads for argon2id (login, password changes). 0 = one per core.
+  int hashing_threads{0};
+  // Open connections beyond this are closed at accept.
+  std::int64_t max_connections{10000};
   // Plain HTTP is served only on loopback unless a TLS-terminating proxy sits in front.
   bool allow_insecure_http{false};
   std::vector<std::string> trusted_proxies{};

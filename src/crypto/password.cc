@@ -29,6 +29,12 @@ bool PasswordHasher::verify(std::string_view phc, std::string_view password) con
   return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
 }
 
+bool PasswordHasher::needs_rehash(std::string_view phc) const {
+  if (phc.empty() || phc.size() >= crypto_pwhash_STRBYTES) return true;
+  const std::string terminated(phc);
+  return crypto_pwhash_str_needs_rehash(terminated.c_str(), params_.iterations, params_.memory_bytes) != 0;
+}
+
 void PasswordHasher::verify_dummy(std::string_view password) const {
   std::call_once(dummy_once_, [this] { dummy_hash_ = hash(random_bytes(16)); });
   (void)verify(dummy_hash_, password);

@@ -22,6 +22,8 @@ class PasswordHasher {
   std::string hash(std::string_view password) const;
   // False for a wrong password and for a hash that is not a valid argon2id PHC string.
   bool verify(std::string_view phc, std::string_view password) const;
+  // True when the hash was made with other parameters than the current ones.
+  bool needs_rehash(std::string_view phc) const;
   // Burns the same time as verify() against a real hash; used for unknown users so that
   // "no such user" and "wrong password" cannot be told apart by timing.
   void verify_dummy(std::string_view password) const;

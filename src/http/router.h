@@ -12,7 +12,11 @@ namespace gatehouse::http {
 
 using Handler = std::function<Response(Request&)>;
 
-enum class Execution { network_thread, blocking_pool };
+enum class Execution {
+  network_thread,  // cheap and never blocks: /healthz
+  blocking_pool,   // store round trips
+  hashing_pool,    // argon2id on every call: login, password changes, user creation
+};
 
 struct Route {
   std::string method;

@@ -27,6 +27,9 @@ using tcp = asio::ip::tcp;
 // Blocking-pool threads run at a lower priority, so a storm of argon2id hashes cannot
 // starve the network threads of CPU (health checks stay fast under a login storm).
 constexpr int kBlockingPoolNice = 5;
+// Hashing is the most expensive and least urgent work: a login storm must not delay the
+// store-only requests of users who are already logged in.
+constexpr int kHashingPoolNice = 10;
 // After an error response we read (and drop) what the client is still sending before
 // closing, so its kernel does not turn our unread data into a reset that eats the answer.
 constexpr std::size_t kMaxDrainBytes = 1 << 20;
@@ -68,6 +71,8 @@ struct Server::Impl {
   asio::io_context ioc;
   asio::io_context pool;
   asio::executor_work_guard<asio::io_context::executor_type> pool_work{pool.get_executor()};
+  asio::io_context hashing;
+  asio::executor_work_guard<asio::io_context::executor_type> hashing_work{hashing.get_executor()};
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
 
@@ -140,8 +145,9 @@ struct Server::Impl {
     }
     const Route& route = *match.route;
     if (route.execution == Execution::network_thread) co_return invoke(route, req);
+    asio::io_context& target = route.execution == Execution::hashing_pool ? hashing : pool;
     co_return co_await asio::co_spawn(
-        pool, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);
+        target, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);
   }
 
   asio::awaitable<void> write(Connection& conn, Response res, unsigned version, bool keep_alive,
@@ -199,12 +205,16 @@ struct Server::Impl {
       parser.body_limit(options.max_body_bytes);
       // Our own deadline rather than the stream's: on expiry the stream closes the socket,
       // and we want to answer 408 first. Cancelling only aborts the pending read.
-      auto timed_out = std::make_shared<bool>(false);
+      struct ReadState {
+        bool timed_out{false};
+        bool done{false};  // set before the timer is cancelled: a late expiry must not cancel a write
+      };
+      auto state = std::make_shared<ReadState>();
       asio::steady_timer deadline(conn->stream.get_executor(), options.header_timeout);
       const auto arm = [&] {
-        deadline.async_wait([conn, timed_out](const beast::error_code& wait_ec) {
-          if (wait_ec) return;
-          *timed_out = true;
+        deadline.async_wait([conn, state](const beast::error_code& wait_ec) {
+          if (wait_ec || state->done) return;
+          state->timed_out = true;
           beast::error_code ignored;
           conn->stream.socket().cancel(ignored);
         });
@@ -227,8 +237,9 @@ struct Server::Impl {
           co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         }
       }
+      state->done = true;
       deadline.cancel();
-      if (*timed_out) ec = beast::error::timeout;
+      if (state->timed_out) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::header_limit) {
           co_await refuse(*conn, 431, "request_header_fields_too_large",
@@ -270,10 +281,15 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      auto conn = std::make_shared<Connection>(std::move(socket));
       std::uint64_t id;
+      std::shared_ptr<Connection> conn;
       {
         std::lock_guard lock(mutex);
+        if (live.size() >= options.max_connections) {
+          socket.close(ec);  // over the cap: refuse rather than run out of descriptors
+          continue;
+        }
+        conn = std::make_shared<Connection>(std::move(socket));
         id = next_id++;
         live.emplace(id, conn);
       }
@@ -334,6 +350,12 @@ void Server::run() {
       impl.pool.run();
     });
   }
+  for (int i = 0; i < std::max(1, impl.options.hashing_threads); ++i) {
+    threads.emplace_back([&impl] {
+      setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kHashingPoolNice);
+      impl.hashing.run();
+    });
+  }
   const std::size_t pool_threads = threads.size();
   for (int i = 0; i < std::max(1, impl.options.network_threads); ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
 
@@ -354,6 +376,8 @@ void Server::run() {
   for (std::size_t i = pool_threads; i < threads.size(); ++i) threads[i].join();
   impl.pool_work.reset();
   impl.pool.stop();
+  impl.hashing_work.reset();
+  impl.hashing.stop();
   for (std::size_t i = 0; i < pool_threads; ++i) threads[i].join();
 }
 

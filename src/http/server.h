@@ -1,6 +1,7 @@
 // http/server.h: the HTTP/1.1 server. Beast and Asio live only in server.cc.
-// N network threads parse, route and write; handlers marked blocking_pool run on a
-// separate pool of (niced) threads so argon2id and store round trips never stall them.
+// N network threads parse, route and write; handlers marked blocking_pool (store round
+// trips) or hashing_pool (argon2id) run on separate pools of niced threads, so neither
+// stalls the network threads and a login storm does not queue ahead of store-only requests.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -18,6 +19,9 @@ struct ServerOptions {
   std::uint16_t port{8080};
   int network_threads{1};
   int blocking_threads{1};
+  int hashing_threads{1};
+  // Connections beyond this are closed at accept.
+  std::size_t max_connections{10000};
   std::size_t max_body_bytes{64 * 1024};
   std::size_t max_header_bytes{16 * 1024};
   std::chrono::seconds header_timeout{10};

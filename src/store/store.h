@@ -13,7 +13,13 @@
 
 namespace gatehouse::store {
 
-enum class StoreErrc { not_found, conflict, unavailable, internal };
+enum class StoreErrc {
+  not_found,
+  conflict,             // a uniqueness rule would break
+  precondition_failed,  // a compare-and-set found a different value
+  unavailable,
+  internal,
+};
 
 struct StoreError {
   StoreErrc code{StoreErrc::internal};
@@ -34,6 +40,20 @@ struct UserRecord {
   std::int64_t updated_at{0};
 };
 
+// A change to some of a user's columns, applied in one transaction; absent members stay.
+struct UserChanges {
+  std::optional<std::string> email{};  // "" removes it
+  std::optional<std::vector<std::string>> roles{};
+  std::optional<bool> disabled{};
+  std::optional<std::string> password_hash{};
+  // Compare-and-set: apply only while the stored hash is still this one, so a password
+  // check that took 50 ms cannot overwrite a change made meanwhile (precondition_failed).
+  std::optional<std::string> expected_password_hash{};
+  // In the same transaction, revoke every live session of the user except this one ("" = all).
+  std::optional<std::string> revoke_sessions_except{};
+  std::int64_t updated_at{0};
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -44,8 +64,9 @@ class UserStore {
   virtual StoreResult<std::optional<UserRecord>> find_user_by_email(const std::string& email) = 0;
   // Users with id > after_id in id (= creation) order.
   virtual StoreResult<std::vector<UserRecord>> list_users(const std::string& after_id, int limit) = 0;
-  // Replaces every mutable field; not_found or conflict as above.
-  virtual StoreResult<void> update_user(const UserRecord& user) = 0;
+  // Writes only the changed columns (never a stale copy of the others) and returns the
+  // user as stored afterwards; not_found, conflict or precondition_failed.
+  virtual StoreResult<UserRecord> update_user(const std::string& id, const UserChanges& changes) = 0;
   // Deletes the user and, with it, every session and token it had.
   virtual StoreResult<void> delete_user(const std::string& id) = 0;
   virtual StoreResult<std::int64_t> count_users() = 0;
@@ -87,12 +108,14 @@ struct RotateResult {
 class SessionStore {
  public:
   virtual ~SessionStore() = default;
-  // Stores a new session with its first access and refresh token, atomically.
+  // Stores a new session with its first access and refresh token, atomically, but only
+  // while the user is enabled and its password hash is still `verified_password_hash`:
+  // a password change or a disable that raced the login wins (precondition_failed).
   virtual StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
-                                           const TokenRecord& refresh) = 0;
+                                           const TokenRecord& refresh, const std::string& verified_password_hash) = 0;
   virtual StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) = 0;
   virtual StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) = 0;
-  // Spends `refresh_digest` and stores the new pair in one transaction. Of any number of
+  // Spends `refresh_digest` (of an enabled user's live session) and stores the new pair in one transaction. Of any number of
   // concurrent calls with the same digest exactly one sees `rotated`; the new tokens take
   // their session and user from the old one.
   virtual StoreResult<RotateResult> rotate_refresh_token(const std::string& refresh_digest, std::int64_t now,

@@ -42,7 +42,8 @@ store::TokenRecord SessionTokens::new_record(std::string_view prefix, std::chron
                             .expires_at = now + ttl.count()};
 }
 
-Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id) {
+Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id,
+                                                          const std::string& verified_password_hash) {
   const auto now = clock_.now();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
@@ -54,7 +55,11 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
   const store::SessionRecord session{.id = pair.session_id, .user_id = user_id,
                                      .client_id = std::string(kFirstPartyClient), .created_at = to_unix(now),
                                      .revoked_at = std::nullopt};
-  if (!store_.create_session(session, access, refresh)) return store_down();
+  if (auto created = store_.create_session(session, access, refresh, verified_password_hash); !created) {
+    if (created.error().code == store::StoreErrc::precondition_failed)
+      return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
+    return store_down();
+  }
   return pair;
 }
 

@@ -53,8 +53,10 @@ class SessionTokens {
  public:
   SessionTokens(store::SessionStore& store, audit::AuditLog& audit, const Clock& clock, TokenSettings settings);
 
-  // Opens a session for a user who has just proved who they are.
-  Result<TokenPair, TokenError> open_session(const std::string& user_id);
+  // Opens a session for a user who has just proved who they are against
+  // `verified_password_hash`. Fails with invalid_grant when the user was disabled or its
+  // password changed in the meantime: the newer decision wins.
+  Result<TokenPair, TokenError> open_session(const std::string& user_id, const std::string& verified_password_hash);
   Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx);
   Result<AccessGrant, TokenError> verify_access(const std::string& access_token);
   // The session the refresh token belongs to, if it is known (spent or not).

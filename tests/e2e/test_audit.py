@@ -275,3 +275,20 @@ def test_stderr_is_json_lines_with_audit_events(scenario, server):
         assert f'"{t}"' in text, f"audit event {t} not written to stderr"
     leaked = find_secrets_in(text)
     assert not leaked, f"stderr holds {len(leaked)} secret(s)"
+
+
+def test_audit_stays_valid_json_with_invalid_utf8_usernames(server, admin):
+    # An anonymous caller controls the username of a basic.failure event. Bytes that are
+    # not UTF-8 must not make the audit API (or the JSON lines) unparseable.
+    import base64
+    raw = b"\xc3(\xff\xfeevil:" + new_password("utf8").encode()
+    r = requests.get(server.url + "/users/me", timeout=10,
+                     headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+    assert r.status_code == 401
+    r = requests.get(server.url + "/api/audit", params={"type": "basic.failure"},
+                     headers=admin.auth_headers(), timeout=10)
+    assert r.status_code == 200
+    events = json.loads(r.content.decode("utf-8"))["events"]  # strict: raises on bad UTF-8
+    assert any("evil" in (e["username"] or "") and "\ufffd" in e["username"] for e in events), events
+    for line in server.stderr_path.read_bytes().splitlines():
+        json.loads(line.decode("utf-8"))

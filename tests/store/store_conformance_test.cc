@@ -46,7 +46,7 @@ class StoreConformance : public ::testing::TestWithParam<Backend> {
     a.session_id = r.session_id = session_id;
     ASSERT_TRUE(store_->create_session(SessionRecord{.id = session_id, .user_id = "u1", .client_id = "gatehouse",
                                                      .created_at = 100, .revoked_at = std::nullopt},
-                                       a, r));
+                                       a, r, "$argon2id$x"));
   }
 
   testing::TempDir dir_;
@@ -87,21 +87,62 @@ TEST_P(StoreConformance, DuplicatesAreConflicts) {
 }
 
 TEST_P(StoreConformance, UpdateAndDeleteReportMissingUsers) {
-  auto missing = store_->update_user(user("ghost", "ghost"));
+  auto missing = store_->update_user("ghost", UserChanges{.disabled = true, .updated_at = 1});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, StoreErrc::not_found);
   auto gone = store_->delete_user("ghost");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, StoreErrc::not_found);
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
-  auto changed = user("u1", "alice", "new@x.io");
-  changed.disabled = true;
-  changed.roles = {"admin", "user"};
-  ASSERT_TRUE(store_->update_user(changed));
+  auto changed = store_->update_user(
+      "u1", UserChanges{.email = "new@x.io", .roles = std::vector<std::string>{"admin", "user"}, .disabled = true,
+                        .updated_at = 200});
+  ASSERT_TRUE(changed);
   auto read = store_->find_user("u1").value().value();
   EXPECT_TRUE(read.disabled);
   EXPECT_EQ(read.email, "new@x.io");
   EXPECT_EQ(read.roles, (std::vector<std::string>{"admin", "user"}));
+  EXPECT_EQ(read.password_hash, "$argon2id$x") << "untouched columns stay";
+  EXPECT_EQ(read.updated_at, 200);
+  EXPECT_EQ(changed->email, "new@x.io") << "returns the row as stored";
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.email = "", .updated_at = 201}));
+  EXPECT_EQ(store_->find_user("u1").value()->email, "");
+}
+
+TEST_P(StoreConformance, PasswordCompareAndSetAndRevocationInOneStep) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session("s1");
+  open_session("s2");
+  auto stale = store_->update_user("u1", UserChanges{.password_hash = "$new", .expected_password_hash = "$other",
+                                                     .revoke_sessions_except = "", .updated_at = 150});
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, StoreErrc::precondition_failed);
+  EXPECT_FALSE(store_->find_access_token("a-s1").value()->session_revoked) << "a refused change revokes nothing";
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.password_hash = "$new", .expected_password_hash = "$argon2id$x",
+                                                    .revoke_sessions_except = "s2", .updated_at = 150}));
+  EXPECT_TRUE(store_->find_access_token("a-s1").value()->session_revoked);
+  EXPECT_FALSE(store_->find_access_token("a-s2").value()->session_revoked);
+}
+
+TEST_P(StoreConformance, SessionsOpenOnlyForTheVerifiedCredentials) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  auto a = token("a-x"), r = token("r-x");
+  a.session_id = r.session_id = "sx";
+  const SessionRecord session{.id = "sx", .user_id = "u1", .client_id = "gatehouse", .created_at = 100,
+                              .revoked_at = std::nullopt};
+  auto stale = store_->create_session(session, a, r, "$argon2id$old");
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, StoreErrc::precondition_failed);
+  EXPECT_FALSE(store_->find_access_token("a-x").value().has_value());
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.disabled = true, .updated_at = 150}));
+  EXPECT_FALSE(store_->create_session(session, a, r, "$argon2id$x"));
+}
+
+TEST_P(StoreConformance, DisabledUsersRefreshTokensDoNotRotate) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session();
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.disabled = true, .updated_at = 150}));
+  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"))->outcome, RotateOutcome::invalid);
 }
 
 TEST_P(StoreConformance, ListsUsersInIdOrderAfterACursor) {

@@ -225,7 +225,7 @@ class SqliteStore final : public Store {
   }
 
   StoreResult<std::optional<UserRecord>> find_user(const std::string& id) override {
-    return find_one_user(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", id);
+    return with_connection([&](Connection& c) { return find_user_on(c, id); });
   }
   StoreResult<std::optional<UserRecord>> find_user_by_username(const std::string& username) override {
     return find_one_user(std::string("SELECT ") + kUserColumns + " FROM users WHERE username_key = ?",
@@ -249,19 +249,32 @@ class SqliteStore final : public Store {
     });
   }
 
-  StoreResult<void> update_user(const UserRecord& u) override {
-    return with_connection([&](Connection& c) -> StoreResult<void> {
+  StoreResult<UserRecord> update_user(const std::string& id, const UserChanges& ch) override {
+    return in_transaction([&](Connection& c) -> StoreResult<UserRecord> {
       auto s = c.prepare(
-          "UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?, roles = ?, disabled = ?, "
-          "password_hash = ?, updated_at = ? WHERE id = ?");
+          "UPDATE users SET email = CASE WHEN ?1 THEN ?2 ELSE email END, "
+          "email_key = CASE WHEN ?1 THEN ?3 ELSE email_key END, roles = COALESCE(?4, roles), "
+          "disabled = COALESCE(?5, disabled), password_hash = COALESCE(?6, password_hash), updated_at = ?7 "
+          "WHERE id = ?8 AND (?9 IS NULL OR password_hash = ?9)");
       if (!s) return tl::unexpected(s.error());
-      s->bind(1, u.username).bind(2, fold_case(u.username));
-      s->bind_text_or_null(3, u.email).bind_text_or_null(4, fold_case(u.email));
-      s->bind(5, join_roles(u.roles)).bind(6, std::int64_t{u.disabled}).bind(7, u.password_hash);
-      s->bind(8, u.updated_at).bind(9, u.id);
+      s->bind(1, std::int64_t{ch.email.has_value()});
+      s->bind_text_or_null(2, ch.email.value_or("")).bind_text_or_null(3, fold_case(ch.email.value_or("")));
+      if (ch.roles) s->bind(4, join_roles(*ch.roles)); else s->bind_null(4);
+      if (ch.disabled) s->bind(5, std::int64_t{*ch.disabled}); else s->bind_null(5);
+      if (ch.password_hash) s->bind(6, *ch.password_hash); else s->bind_null(6);
+      s->bind(7, ch.updated_at).bind(8, id);
+      if (ch.expected_password_hash) s->bind(9, *ch.expected_password_hash); else s->bind_null(9);
       if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
-      if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such user");
-      return {};
+      const bool changed = sqlite3_changes(c.db()) > 0;
+      auto user = find_user_on(c, id);
+      if (!user) return tl::unexpected(user.error());
+      if (!*user) return fail(StoreErrc::not_found, "no such user");
+      if (!changed) return fail(StoreErrc::precondition_failed, "password hash changed meanwhile");
+      if (ch.revoke_sessions_except) {
+        auto revoked = revoke_user_sessions_on(c, id, *ch.revoke_sessions_except, ch.updated_at);
+        if (!revoked) return tl::unexpected(revoked.error());
+      }
+      return std::move(**user);
     });
   }
 
@@ -286,8 +299,12 @@ class SqliteStore final : public Store {
 
   // ---- sessions and tokens ----
   StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
-                                   const TokenRecord& refresh) override {
+                                   const TokenRecord& refresh, const std::string& verified_password_hash) override {
     return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto user = find_user_on(c, session.user_id);
+      if (!user) return tl::unexpected(user.error());
+      if (!*user || (*user)->disabled || (*user)->password_hash != verified_password_hash)
+        return fail(StoreErrc::precondition_failed, "the user changed while logging in");
       auto s = c.prepare("INSERT INTO sessions (id, user_id, client_id, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)");
       if (!s) return tl::unexpected(s.error());
       s->bind(1, session.id).bind(2, session.user_id).bind(3, session.client_id).bind(4, session.created_at);
@@ -327,8 +344,10 @@ class SqliteStore final : public Store {
                                                  TokenRecord new_access, TokenRecord new_refresh) override {
     return in_transaction([&](Connection& c) -> StoreResult<RotateResult> {
       auto s = c.prepare(
-          "SELECT r.session_id, r.user_id, r.expires_at, r.spent_at IS NOT NULL, s.revoked_at IS NOT NULL "
-          "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.digest = ?");
+          "SELECT r.session_id, r.user_id, r.expires_at, r.spent_at IS NOT NULL, "
+          "s.revoked_at IS NOT NULL OR u.disabled <> 0 "
+          "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id "
+          "WHERE r.digest = ?");
       if (!s) return tl::unexpected(s.error());
       const int rc = s->bind(1, refresh_digest).step();
       if (rc == SQLITE_DONE) return RotateResult{};
@@ -366,13 +385,7 @@ class SqliteStore final : public Store {
 
   StoreResult<int> revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
                                         std::int64_t now) override {
-    return with_connection([&](Connection& c) -> StoreResult<int> {
-      auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL");
-      if (!s) return tl::unexpected(s.error());
-      if (int rc = s->bind(1, now).bind(2, user_id).bind(3, keep_session_id).step(); rc != SQLITE_DONE)
-        return c.error(rc);
-      return sqlite3_changes(c.db());
-    });
+    return with_connection([&](Connection& c) { return revoke_user_sessions_on(c, user_id, keep_session_id, now); });
   }
 
   StoreResult<int> purge_expired(std::int64_t now) override {
@@ -490,6 +503,24 @@ class SqliteStore final : public Store {
       }
       return result;
     });
+  }
+
+  static StoreResult<std::optional<UserRecord>> find_user_on(Connection& c, const std::string& id) {
+    auto s = c.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
+    if (!s) return tl::unexpected(s.error());
+    const int rc = s->bind(1, id).step();
+    if (rc == SQLITE_DONE) return std::optional<UserRecord>{};
+    if (rc != SQLITE_ROW) return c.error(rc);
+    return std::optional<UserRecord>{read_user(*s)};
+  }
+
+  static StoreResult<int> revoke_user_sessions_on(Connection& c, const std::string& user_id,
+                                                  const std::string& keep_session_id, std::int64_t now) {
+    auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL");
+    if (!s) return tl::unexpected(s.error());
+    if (int rc = s->bind(1, now).bind(2, user_id).bind(3, keep_session_id).step(); rc != SQLITE_DONE)
+      return c.error(rc);
+    return sqlite3_changes(c.db());
   }
 
   StoreResult<std::optional<UserRecord>> find_one_user(const std::string& sql, const std::string& value) {

@@ -98,6 +98,60 @@ TEST(Accounts, ChangingPasswordKeepsOnlyTheCallingSession) {
   EXPECT_TRUE(g.audited("password.changed"));
 }
 
+TEST(Accounts, UpdatesTouchOnlyTheChangedColumns) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1", {"admin"});
+  // A stale read-modify-write of the whole row would undo one of these.
+  ASSERT_TRUE(g.accounts.update(user.id, UserPatch{.disabled = true}, {}));
+  ASSERT_TRUE(g.accounts.update(user.id, UserPatch{.email = "a@x.io"}, {}));
+  auto stored = g.store().find_user(user.id).value().value();
+  EXPECT_TRUE(stored.disabled);
+  EXPECT_EQ(stored.email, "a@x.io");
+  EXPECT_EQ(stored.roles, std::vector<std::string>{"admin"});
+}
+
+TEST(Accounts, PasswordChangeLosesToAConcurrentReset) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  // Simulate the reset landing between the user's verification and write: the stored hash
+  // no longer matches what change_password read, so its compare-and-set must refuse.
+  const std::string verified = user.password_hash;
+  ASSERT_TRUE(g.accounts.update(user.id, UserPatch{.password = "admin-reset-1"}, {}));
+  auto late = g.store().update_user(user.id, store::UserChanges{.password_hash = "$argon2id$stale",
+                                                               .expected_password_hash = verified,
+                                                               .updated_at = 2});
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, store::StoreErrc::precondition_failed);
+  EXPECT_TRUE(g.accounts.login("alice", "admin-reset-1", {}));
+}
+
+TEST(Accounts, UsernamesCannotShadowOtherUsersEmails) {
+  ServiceGraph g;
+  ASSERT_TRUE(g.accounts.create(NewUser{.username = "victim", .password = "password-1", .email = "v@x.io", .roles = {}}, {}));
+  auto shadow = g.accounts.create(NewUser{.username = "V@X.IO", .password = "password-1", .email = {}, .roles = {}}, {});
+  ASSERT_FALSE(shadow);
+  EXPECT_EQ(shadow.error().code, AccountErrc::conflict);
+  auto other = g.add_user("other", "password-1");
+  auto email_as_name = g.accounts.update(other.id, UserPatch{.email = "victim"}, {});
+  EXPECT_FALSE(email_as_name);  // not an e-mail anyway
+  ASSERT_TRUE(g.accounts.create(NewUser{.username = "j@x.io", .password = "password-1", .email = {}, .roles = {}}, {}));
+  auto taken = g.accounts.update(other.id, UserPatch{.email = "J@x.io"}, {});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, AccountErrc::conflict);
+}
+
+TEST(Accounts, LoginUpgradesHashesMadeWithOlderParameters) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  crypto::PasswordHasher stronger(crypto::Argon2Params{.memory_bytes = 16384, .iterations = 2});
+  Accounts upgraded(g.store(), g.sessions, g.audit, stronger, g.clock, AccountSettings{});
+  ASSERT_TRUE(upgraded.login("alice", "password-1", {}));
+  auto stored = g.store().find_user(user.id).value().value();
+  EXPECT_NE(stored.password_hash, user.password_hash);
+  EXPECT_FALSE(stronger.needs_rehash(stored.password_hash));
+  EXPECT_TRUE(upgraded.login("alice", "password-1", {}));
+}
+
 TEST(Accounts, DeletingRemovesSessionsToo) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");

@@ -87,9 +87,7 @@ TEST(Authenticator, DisabledUsersBearerTokensFail) {
   auto session = g.accounts.login("alice", "password-1", {});
   // Flip the flag in the store directly, as another node would: sessions are not revoked,
   // yet the user check still refuses the token.
-  auto record = *g.store().find_user(user.id).value();
-  record.disabled = true;
-  ASSERT_TRUE(g.store().update_user(record));
+  ASSERT_TRUE(g.store().update_user(user.id, store::UserChanges{.disabled = true, .updated_at = 1}));
   EXPECT_FALSE(g.authenticator.authenticate(bearer(session->second.access_token), {}));
 }
 

@@ -110,6 +110,13 @@ TEST_F(ConfigTest, NeverEchoesSecretValues) {
   EXPECT_EQ(c.error().find("hunter2"), std::string::npos) << c.error();
 }
 
+TEST_F(ConfigTest, TomlSyntaxErrorsOnSecretLinesDoNotQuoteThem) {
+  auto c = load("[tokens]\nhs256_secret = 12345678901234567890123abc\n");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().find("line 2"), std::string::npos) << c.error();
+  EXPECT_EQ(c.error().find("123456"), std::string::npos) << c.error();
+}
+
 TEST_F(ConfigTest, RefusesPlainHttpOffLoopbackUnlessAllowed) {
   auto exposed = load("", Overrides{.listen = "0.0.0.0:8080", .data_dir = {}, .issuer = {}});
   ASSERT_FALSE(exposed);

@@ -16,7 +16,7 @@ using testing::ServiceGraph;
 TEST(SessionTokens, TokensHaveThePrefixedShapeAndOnlyDigestsAreStored) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto pair = g.sessions.open_session(user.id);
+  auto pair = g.sessions.open_session(user.id, user.password_hash);
   ASSERT_TRUE(pair);
   EXPECT_TRUE(has_token_shape(pair->access_token, kAccessPrefix));
   EXPECT_TRUE(has_token_shape(pair->refresh_token, kRefreshPrefix));
@@ -30,7 +30,7 @@ TEST(SessionTokens, TokensHaveThePrefixedShapeAndOnlyDigestsAreStored) {
 TEST(SessionTokens, AccessTokensExpire) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto pair = g.sessions.open_session(user.id);
+  auto pair = g.sessions.open_session(user.id, user.password_hash);
   ASSERT_TRUE(g.sessions.verify_access(pair->access_token));
   g.clock.advance(std::chrono::seconds{3599});
   EXPECT_TRUE(g.sessions.verify_access(pair->access_token));
@@ -43,7 +43,7 @@ TEST(SessionTokens, AccessTokensExpire) {
 TEST(SessionTokens, RefreshRotatesAndReuseRevokesTheFamily) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto first = g.sessions.open_session(user.id);
+  auto first = g.sessions.open_session(user.id, user.password_hash);
   auto second = g.sessions.refresh(first->refresh_token, {});
   ASSERT_TRUE(second);
   EXPECT_NE(second->refresh_token, first->refresh_token);
@@ -64,7 +64,7 @@ TEST(SessionTokens, RefreshRotatesAndReuseRevokesTheFamily) {
 TEST(SessionTokens, RefreshTokensExpire) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto pair = g.sessions.open_session(user.id);
+  auto pair = g.sessions.open_session(user.id, user.password_hash);
   g.clock.advance(std::chrono::seconds{30 * 86400});
   EXPECT_FALSE(g.sessions.refresh(pair->refresh_token, {}));
 }
@@ -80,7 +80,7 @@ TEST(SessionTokens, MalformedTokensNeverReachTheStore) {
 TEST(SessionTokens, ConcurrentRefreshesHaveExactlyOneWinner) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto pair = g.sessions.open_session(user.id);
+  auto pair = g.sessions.open_session(user.id, user.password_hash);
   std::atomic<int> winners{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 16; ++i)
@@ -91,12 +91,35 @@ TEST(SessionTokens, ConcurrentRefreshesHaveExactlyOneWinner) {
   EXPECT_EQ(winners.load(), 1);
 }
 
+TEST(SessionTokens, NoSessionForAnAccountThatChangedDuringLogin) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  // The password was verified against user.password_hash, then changed before the session
+  // was stored: the change wins.
+  ASSERT_TRUE(g.accounts.update(user.id, accounts::UserPatch{.password = "password-2"}, {}));
+  auto stale = g.sessions.open_session(user.id, user.password_hash);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, TokenErrc::invalid_grant);
+  auto current = g.store().find_user(user.id).value().value();
+  ASSERT_TRUE(g.accounts.update(user.id, accounts::UserPatch{.disabled = true}, {}));
+  EXPECT_FALSE(g.sessions.open_session(user.id, current.password_hash));
+}
+
+TEST(SessionTokens, RefreshFailsForADisabledUser) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  auto pair = g.sessions.open_session(user.id, user.password_hash);
+  // Flip the flag alone, as a store written by another path would: no session revoked.
+  ASSERT_TRUE(g.store().update_user(user.id, store::UserChanges{.disabled = true, .updated_at = 1}));
+  EXPECT_FALSE(g.sessions.refresh(pair->refresh_token, {}));
+}
+
 TEST(SessionTokens, EndingSessionsRevokesTheirTokens) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
-  auto a = g.sessions.open_session(user.id);
-  auto b = g.sessions.open_session(user.id);
-  auto c = g.sessions.open_session(user.id);
+  auto a = g.sessions.open_session(user.id, user.password_hash);
+  auto b = g.sessions.open_session(user.id, user.password_hash);
+  auto c = g.sessions.open_session(user.id, user.password_hash);
   ASSERT_TRUE(g.sessions.end_session(a->session_id));
   EXPECT_FALSE(g.sessions.verify_access(a->access_token));
   EXPECT_FALSE(g.sessions.refresh(a->refresh_token, {}));
