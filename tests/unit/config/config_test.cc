@@ -146,6 +146,8 @@ TEST(ExampleConfig, ParsesAndEqualsTheDefaults) {
   auto defaults = load_from_string("", Overrides{}, no_env);
   ASSERT_TRUE(defaults);
   EXPECT_EQ(example->server.listen, defaults->server.listen);
+  EXPECT_EQ(example->server.hashing_threads, defaults->server.hashing_threads);
+  EXPECT_EQ(example->server.max_connections, defaults->server.max_connections);
   EXPECT_EQ(example->server.header_timeout, defaults->server.header_timeout);
   EXPECT_EQ(example->server.idle_timeout, defaults->server.idle_timeout);
   EXPECT_EQ(example->server.max_body_bytes, defaults->server.max_body_bytes);
