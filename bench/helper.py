@@ -6,11 +6,15 @@
   helper.py login BASE_URL                     POST /auth/login ($BENCH_USERNAME/$BENCH_PASSWORD),
                                                print the access token
   helper.py get URL [bearer]                   GET URL (with Bearer $BENCH_TOKEN), print "STATUS BODY"
+  helper.py probe URL RATE SECONDS             paced GETs on one keep-alive connection (a health
+                                               checker, not a load generator); prints PROBE stats
   helper.py wait-port PORT [TIMEOUT]           wait until 127.0.0.1:PORT accepts a connection
+  helper.py cpubusy [SECONDS]                  percent of all CPUs busy over SECONDS (default 1)
   helper.py rss PID                            print VmRSS of PID in KiB
   helper.py report RESULTS [MARKDOWN_OUT]      print the summary table (and write it as markdown)
 """
 import json
+import math
 import os
 import selectors
 import signal
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 LISTEN_PREFIX = b"gatehouse listening on "
@@ -123,6 +128,18 @@ def login(base):
         sys.exit(f"login failed: HTTP {e.code} {e.read()[:300]!r}")
 
 
+def cpubusy(seconds=1.0):
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]  # idle + iowait
+        return sum(v), idle
+    t0, i0 = sample()
+    time.sleep(float(seconds))
+    t1, i1 = sample()
+    print(f"{100.0 * (1 - (i1 - i0) / max(1, t1 - t0)):.0f}")
+
+
 def get(url, auth=None):
     headers = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]} if auth == "bearer" else {}
     req = urllib.request.Request(url, headers=headers)
@@ -143,6 +160,87 @@ def wait_port(port, timeout=10.0):
         except OSError:
             time.sleep(0.02)
     sys.exit(f"nothing accepts connections on 127.0.0.1:{port}")
+
+
+def probe(url, rate, seconds):
+    """GET url at a fixed rate on one keep-alive connection for `seconds`.
+
+    Prints one line: PROBE requests=N p50_us p90_us p99_us max_us non2xx errors late_p99_us
+    where the latencies run from the moment the request was written to the end of the response,
+    and late_p99_us is how late (p99) the sends themselves were against the schedule, i.e. how
+    starved of CPU this prober was (wrk2-style corrected latency is roughly the two added)."""
+    parsed = urllib.parse.urlsplit(url)
+    host, port = parsed.hostname, parsed.port or 80
+    request = (f"GET {parsed.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               "User-Agent: gatehouse-bench-probe\r\n\r\n").encode()
+    interval = 1.0 / float(rate)
+    lat, late = [], []
+    non2xx = errors = 0
+    sock, buf = None, b""
+
+    def connect():
+        s = socket.create_connection((host, port), timeout=5)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def read_response(s, buf):
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        while len(rest) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            rest += chunk
+        return status, rest[length:]
+
+    start = time.perf_counter()
+    n = 0
+    while True:
+        due = start + n * interval
+        if due - start >= float(seconds):
+            break
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        try:
+            if sock is None:
+                sock, buf = connect(), b""
+            t0 = time.perf_counter()
+            sock.sendall(request)
+            status, buf = read_response(sock, buf)
+            t1 = time.perf_counter()
+            lat.append(t1 - t0)
+            late.append(max(0.0, t0 - due))
+            if status >= 400:
+                non2xx += 1
+        except (OSError, ValueError, IndexError):
+            errors += 1
+            if sock is not None:
+                sock.close()
+            sock = None
+        n += 1
+    if sock is not None:
+        sock.close()
+
+    def pct(xs, q):
+        if not xs:
+            return 0
+        xs = sorted(xs)
+        return int(xs[max(0, min(len(xs), math.ceil(q / 100.0 * len(xs))) - 1)] * 1e6)  # nearest rank
+
+    print(f"PROBE requests={len(lat)} p50_us={pct(lat, 50)} p90_us={pct(lat, 90)} p99_us={pct(lat, 99)} "
+          f"max_us={pct(lat, 100)} non2xx={non2xx} errors={errors} late_p99_us={pct(late, 99)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,20 +283,28 @@ def report(path, md_out=None):
                  fmt(ratio, 2), ">= 0.80", verdict(None if ratio is None else ratio >= 0.8),
                  f"non-2xx {r.get('login_non2xx', '?')}, socket {r.get('login_sockerr', '?')}"))
 
-    p99 = num(r, "healthz_storm_p99_us")
-    p99_idle = num(r, "healthz_idle_p99_us")
-    rows.append(("/healthz p99 during login storm",
-                 f"{fmt(None if p99 is None else p99 / 1000, 2)} ms",
-                 f"{fmt(None if p99_idle is None else p99_idle / 1000, 2)} ms idle",
-                 fmt(p99 / p99_idle, 1) if (p99 is not None and p99_idle) else "n/a",
-                 "< 5 ms", verdict(None if p99 is None else p99 < 5000),
-                 f"non-2xx {r.get('healthz_storm_non2xx', '?')}, socket {r.get('healthz_storm_sockerr', '?')}; "
-                 f"storm {fmt(num(r, 'storm2_login_rps'))} logins/s, non-2xx {r.get('storm2_login_non2xx', '?')}"))
+    def hz_row(label, storm, idle, storm_login, extra=""):
+        p99, p99_idle = num(r, storm + "_p99_us"), num(r, idle + "_p99_us")
+        return (label,
+                f"p99 {fmt(None if p99 is None else p99 / 1000, 2)} ms",
+                f"p99 {fmt(None if p99_idle is None else p99_idle / 1000, 2)} ms idle",
+                fmt(p99 / p99_idle, 1) if (p99 is not None and p99_idle) else "n/a",
+                "< 5 ms", verdict(None if p99 is None else p99 < 5000),
+                f"non-2xx {r.get(storm + '_non2xx', '?')}, socket {r.get(storm + '_sockerr', '?')}{extra}; "
+                f"storm {fmt(num(r, storm_login + '_rps'))} logins/s, non-2xx {r.get(storm_login + '_non2xx', '?')}")
+
+    late = num(r, "healthz_storm_late_p99_us")
+    rows.append(hz_row(f"/healthz during login storm, paced probe ({r.get('probe_rate', '?')}/s, 1 conn)",
+                       "healthz_storm", "healthz_idle", "storm2_login",
+                       f"; prober's own send lateness p99 {fmt(None if late is None else late / 1000, 2)} ms"))
+    rows.append(hz_row("/healthz during login storm, wrk -t1 -c4 (closed loop)",
+                       "healthz_wrk_storm", "healthz_wrk_idle", "storm3_login"))
 
     R, N = num(r, "me_rps"), num(r, "nginx_rps")
     rows.append(("GET /users/me (opaque bearer) vs nginx static 200",
                  f"{fmt(R, 0)} req/s (p99 {fmt(None if num(r, 'me_p99_us') is None else num(r, 'me_p99_us') / 1000, 2)} ms)",
-                 f"{fmt(N, 0)} req/s (p99 {fmt(None if num(r, 'nginx_p99_us') is None else num(r, 'nginx_p99_us') / 1000, 2)} ms)",
+                 f"{fmt(N, 0)} req/s (p99 {fmt(None if num(r, 'nginx_p99_us') is None else num(r, 'nginx_p99_us') / 1000, 2)} ms; "
+                 f"after: {fmt(num(r, 'nginx_after_rps'), 0)} req/s)",
                  fmt(R / N, 2) if (R is not None and N) else "n/a", "none given", "n/a",
                  f"non-2xx {r.get('me_non2xx', '?')}, socket {r.get('me_sockerr', '?')}; "
                  f"nginx non-2xx {r.get('nginx_non2xx', '?')}"))
@@ -219,26 +325,43 @@ def report(path, md_out=None):
 
     head = ("Figure", "Measured", "Baseline (same run)", "Ratio", "Target", "Result", "Errors / notes")
     meta = (f"Gatehouse benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs ({r.get('cpu_model', '?')}), "
-            f"server threads: network {r.get('server_threads', 'default')}, blocking {r.get('blocking_threads', 'default')}")
+            f"kernel {r.get('kernel', '?')}; tree at run time {r.get('source', '?')}, {r.get('binary', '?')}; server threads: network "
+            f"{r.get('server_threads', 'default')}, blocking {r.get('blocking_threads', 'default')}, "
+            f"hashing {r.get('hashing_threads', 'default')}")
 
     # plain text
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
     print(meta)
     for row in [head, tuple("-" * w for w in widths)] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    extra = [f"server exit code after SIGTERM: {r.get('server_exit', '?')}",
+    drift = []
+    for label, before, after in (("argon2id verifies/s", "argon2_vps", "argon2_vps_after"),
+                                 ("nginx req/s", "nginx_rps", "nginx_after_rps")):
+        b, a = num(r, before), num(r, after)
+        if b and a is not None and abs(a - b) / b > 0.10:
+            drift.append(f"{label} {fmt(b)} -> {fmt(a)} ({100 * (a - b) / b:+.0f}%)")
+    extra = [("WARNING: a baseline drifted by more than 10% within the run (" + "; ".join(drift) +
+              "): the machine was busy with something else; rerun before trusting the ratio") if drift else None,
+             f"server exit code after SIGTERM: {r.get('server_exit', '?')}",
              f"server stderr lines at level error/critical: {r.get('server_error_lines', '?')}, "
              f"at level warning: {r.get('server_warn_lines', '?')}",
+             f"CPU busy before the run (other processes, 2 s sample): {r.get('cpu_busy_before', '?')}%; "
+             f"load average at start / end: {r.get('loadavg_start', '?')} / {r.get('loadavg_end', '?')} "
+             "(the end figure includes this run's own load)",
              f"raw output kept in: {r.get('workdir', '?')}" if r.get("kept") == "1" else None]
     for e in filter(None, extra):
         print(e)
 
     runs = [("login", "login storm (wrk -t2 -c16, POST /auth/login)"),
-            ("healthz_idle", "/healthz idle (wrk -t1 -c4)"),
+            ("healthz_idle", "/healthz idle, paced probe"),
+            ("healthz_wrk_idle", "/healthz idle (wrk -t1 -c4)"),
             ("storm2_login", "second login storm (wrk -t2 -c16)"),
-            ("healthz_storm", "/healthz during the second storm (wrk -t1 -c4)"),
+            ("healthz_storm", "/healthz paced probe during the second storm"),
+            ("storm3_login", "third login storm (wrk -t2 -c16)"),
+            ("healthz_wrk_storm", "/healthz during the third storm (wrk -t1 -c4)"),
             ("me", "GET /users/me (wrk -t2 -c64)"),
-            ("nginx", "nginx static 200 (wrk -t2 -c64)")]
+            ("nginx", "nginx static 200 (wrk -t2 -c64)"),
+            ("nginx_after", "nginx again, after /users/me")]
     dhead = ("wrk run", "req/s", "requests", "p50 ms", "p99 ms", "max ms", "status >= 400", "socket errors")
 
     def ms(k):
@@ -247,7 +370,7 @@ def report(path, md_out=None):
 
     drows = [(label, fmt(num(r, p + "_rps")), r.get(p + "_requests", "?"), ms(p + "_p50_us"), ms(p + "_p99_us"),
               ms(p + "_max_us"), r.get(p + "_non2xx", "?"), r.get(p + "_sockerr", "?"))
-             for p, label in runs if p + "_rps" in r]
+             for p, label in runs if p + "_requests" in r]
     print()
     dwidths = [max(len(str(x[i])) for x in drows + [dhead]) for i in range(len(dhead))]
     for row in [dhead, tuple("-" * w for w in dwidths)] + drows:
@@ -260,7 +383,7 @@ def report(path, md_out=None):
             f.write("|" + "|".join("---" for _ in head) + "|\n")
             for row in rows:
                 f.write("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |\n")
-            f.write("\n" + "\n".join(f"- {e}" for e in filter(None, extra[:2])) + "\n")
+            f.write("\n" + "\n".join(f"- {e}" for e in filter(None, extra[:4])) + "\n")
             f.write("\n| " + " | ".join(dhead) + " |\n")
             f.write("|" + "|".join("---" for _ in dhead) + "|\n")
             for row in drows:
@@ -279,8 +402,12 @@ def main(argv):
         login(args[0])
     elif cmd == "get":
         get(*args)
+    elif cmd == "probe":
+        probe(*args)
     elif cmd == "wait-port":
         wait_port(*args)
+    elif cmd == "cpubusy":
+        cpubusy(*args)
     elif cmd == "rss":
         print(proc_status(int(args[0]), "VmRSS"))
     elif cmd == "report":

@@ -5,7 +5,7 @@
 # noisy, so only the ratios mean much):
 #   a. exec -> "gatehouse listening on" line (median of 10 restarts) and idle RSS 1 s after start
 #   b. logins/s (wrk, 16 connections) next to argon2id verifies/s on 2 threads (argon2_rate)
-#   c. /healthz p99 latency while a second login storm saturates the hashing pool
+#   c. /healthz p99 latency while a login storm saturates the hashing pool (paced probe and wrk)
 #   d. GET /users/me with an opaque bearer token, req/s, next to nginx returning a static 200
 #   e. a summary table on stdout; also written as markdown to $BENCH_OUT when that is set
 #
@@ -13,8 +13,9 @@
 # removed at exit (BENCH_KEEP_TMP=1 keeps it). Only processes started here are stopped, by PID.
 #
 # Knobs (environment): BENCH_OUT, BENCH_KEEP_TMP, BENCH_DURATION (s, default 10),
-# BENCH_STARTUP_RUNS (default 10), BENCH_ARGON2_THREADS (default 2), and the server's own
-# GATEHOUSE_SERVER_THREADS / GATEHOUSE_SERVER_BLOCKING_THREADS (passed through unchanged).
+# BENCH_STARTUP_RUNS (default 10), BENCH_ARGON2_THREADS (default 2), BENCH_PROBE_RATE (paced
+# /healthz probe, req/s, default 200), and the server's own
+# GATEHOUSE_SERVER_THREADS / _BLOCKING_THREADS / _HASHING_THREADS (passed through unchanged).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,6 +89,27 @@ trap 'exit 143' TERM
 
 put() { echo "$1=$2" >>"$RESULTS"; }
 
+# The server must stay up through every phase; if it went away, say so (with its exit status
+# and last stderr lines) instead of letting wrk report "connection refused".
+SERVER_PID=
+check_server() { # PHASE
+  [[ -z $SERVER_PID ]] && return 0
+  kill -0 "$SERVER_PID" 2>/dev/null && return 0
+  local rc=0
+  wait "$SERVER_PID" 2>/dev/null || rc=$?
+  forget_pid "$SERVER_PID"
+  echo "run.sh: gatehouse (pid $SERVER_PID) is gone during $1 (exit status $rc; a stop by signal logs \"stopped\"). Last stderr lines:" >&2
+  tail -n 5 "$WORK/server.stderr" >&2
+  exit 1
+}
+# wrk with its output in OUT; on failure show it and check the server.
+run_wrk() { # OUT WRK_ARGS...
+  local out=$1
+  shift
+  wrk "$@" >"$out" 2>&1 || { echo "run.sh: wrk $* failed:" >&2; cat "$out" >&2; check_server "wrk $*"; exit 1; }
+  check_server "wrk $*"
+}
+
 # The WRKSTATS line printed by bench/stats.lua's done() hook: field NAME of FILE.
 wrkstat() { grep -m1 '^WRKSTATS ' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 sockerr() {
@@ -120,7 +142,19 @@ put nproc "$(nproc)"
 put cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 put server_threads "${GATEHOUSE_SERVER_THREADS:-default (one per core)}"
 put blocking_threads "${GATEHOUSE_SERVER_BLOCKING_THREADS:-default (one per core)}"
+put hashing_threads "${GATEHOUSE_SERVER_HASHING_THREADS:-default (one per core)}"
+put kernel "$(uname -r)"
+put binary "$GATEHOUSE, built $(date -u -r "$GATEHOUSE" +%Y-%m-%dT%H:%M:%SZ)"
+if rev=$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null); then
+  [[ -z $(git -C "$BENCH_DIR/.." status --porcelain -- src CMakeLists.txt 2>/dev/null) ]] || rev="$rev + uncommitted changes in src/"
+  put source "$rev"
+fi
 put workdir "$WORK"
+put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+# How busy the machine already is: the baselines absorb steady noise, not a build that stops midway.
+busy=$("$PY" "$HELPER" cpubusy 2)
+put cpu_busy_before "$busy"
+((busy < 20)) || log "WARNING: CPUs already ${busy}% busy before the run; figures will be noisy"
 [[ ${BENCH_KEEP_TMP:-0} == 1 ]] && put kept 1
 
 # --- a. startup time and idle RSS -----------------------------------------------------------
@@ -149,11 +183,12 @@ read -r code body < <("$PY" "$HELPER" get "$BASE/healthz")
 # --- b. argon2id verifies/s, then the login storm ---------------------------------------------
 log "b. argon2_rate: $A2_THREADS threads, ${DURATION}s (m=${A2_MEMORY_KIB} KiB, t=${A2_ITERATIONS})"
 "$ARGON2_RATE" "$A2_THREADS" "$DURATION" "$A2_MEMORY_KIB" "$A2_ITERATIONS" >"$WORK/argon2_rate.txt"
+check_server "argon2_rate"
 put argon2_vps "$(tail -n1 "$WORK/argon2_rate.txt" | sed -n 's/.*verifies_per_second=//p')"
 log "   $(tail -n1 "$WORK/argon2_rate.txt")"
 
 log "b. login storm: wrk -t2 -c16 -d${DURATION}s POST /auth/login"
-wrk -t2 -c16 -d"${DURATION}s" --timeout 10s --latency -s "$BENCH_DIR/login.lua" "$BASE/auth/login" >"$WORK/wrk_login.txt" 2>&1
+run_wrk "$WORK/wrk_login.txt" -t2 -c16 -d"${DURATION}s" --timeout 10s --latency -s "$BENCH_DIR/login.lua" "$BASE/auth/login"
 record_wrk login "$WORK/wrk_login.txt"
 log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_login.txt")"
 
@@ -161,42 +196,64 @@ log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_login.txt")"
 # settle pause lets the server finish logins still queued when wrk hung up (at most 16).
 sleep 2
 "$ARGON2_RATE" "$A2_THREADS" "$DURATION" "$A2_MEMORY_KIB" "$A2_ITERATIONS" >"$WORK/argon2_rate_after.txt"
+check_server "argon2_rate (after)"
 put argon2_vps_after "$(tail -n1 "$WORK/argon2_rate_after.txt" | sed -n 's/.*verifies_per_second=//p')"
 log "   after the storm: $(tail -n1 "$WORK/argon2_rate_after.txt")"
 
 # --- c. /healthz p99, idle and during a login storm -----------------------------------------
+# Two probes, each idle and then inside its own login storm (wrk -t2 -c16, POST /auth/login):
+#   - paced: one keep-alive connection, PROBE_RATE GETs/s (helper.py probe) - what a health
+#     checker sees; it adds almost no load of its own. This is the figure held to the target.
+#   - wrk -t1 -c4 closed loop - as fast as the server answers, so it also competes for the CPU
+#     with the hashing pool (on 2 cores it is a stress figure, reported next to the other).
 HZ_DURATION=$((DURATION * 8 / 10 > 0 ? DURATION * 8 / 10 : 1))
-log "c. /healthz idle baseline: wrk -t1 -c4 -d${HZ_DURATION}s"
-wrk -t1 -c4 -d"${HZ_DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "$BASE/healthz" >"$WORK/wrk_healthz_idle.txt" 2>&1
-record_wrk healthz_idle "$WORK/wrk_healthz_idle.txt"
+PROBE_RATE=${BENCH_PROBE_RATE:-200}
+put probe_rate "$PROBE_RATE"
 
-log "c. /healthz during a login storm: storm wrk -t2 -c16 -d$((HZ_DURATION + 4))s, probe wrk -t1 -c4 -d${HZ_DURATION}s after 2 s"
-wrk -t2 -c16 -d"$((HZ_DURATION + 4))s" --timeout 10s -s "$BENCH_DIR/login.lua" "$BASE/auth/login" >"$WORK/wrk_storm2.txt" 2>&1 &
-STORM_PID=$!
-STARTED_PIDS+=("$STORM_PID")
-sleep 2
-wrk -t1 -c4 -d"${HZ_DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "$BASE/healthz" >"$WORK/wrk_healthz_storm.txt" 2>&1
-# wrk ends on its own after -d; wait for it (stop_pid only signals if it is somehow still running
-# 20 s later, which a bounded wrk should never be).
-for ((i = 0; i < 200; i++)); do kill -0 "$STORM_PID" 2>/dev/null || break; sleep 0.1; done
-stop_pid "$STORM_PID"
-forget_pid "$STORM_PID"
-[[ $STOP_RC == 0 ]] || log "WARNING: storm wrk exited with $STOP_RC"
-record_wrk healthz_storm "$WORK/wrk_healthz_storm.txt"
-record_wrk storm2_login "$WORK/wrk_storm2.txt"
-log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_healthz_storm.txt")"
-sleep 2
+probe_paced() { # PREFIX
+  "$PY" "$HELPER" probe "$BASE/healthz" "$PROBE_RATE" "$HZ_DURATION" >"$WORK/probe_$1.txt"
+  check_server "the paced /healthz probe"
+  local f=$WORK/probe_$1.txt k
+  for k in requests p50_us p99_us max_us non2xx late_p99_us; do
+    put "$1_$k" "$(grep -m1 '^PROBE ' "$f" | tr ' ' '\n' | sed -n "s/^$k=//p")"
+  done
+  put "$1_sockerr" "$(grep -m1 '^PROBE ' "$f" | tr ' ' '\n' | sed -n 's/^errors=//p')"
+  log "   $(cat "$f")"
+}
+probe_wrk() { # PREFIX
+  run_wrk "$WORK/wrk_$1.txt" -t1 -c4 -d"${HZ_DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "$BASE/healthz"
+  record_wrk "$1" "$WORK/wrk_$1.txt"
+  log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_$1.txt")"
+}
+during_storm() { # STORM_PREFIX PROBE_FUNCTION PROBE_PREFIX
+  wrk -t2 -c16 -d"$((HZ_DURATION + 4))s" --timeout 10s -s "$BENCH_DIR/login.lua" "$BASE/auth/login" \
+    >"$WORK/wrk_$1.txt" 2>&1 &
+  local storm=$! i
+  STARTED_PIDS+=("$storm")
+  sleep 2 # let the queue fill and the pool saturate
+  "$2" "$3"
+  # wrk ends on its own after -d; stop_pid only signals it if it is somehow still running 20 s on.
+  for ((i = 0; i < 200; i++)); do kill -0 "$storm" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$storm"
+  forget_pid "$storm"
+  [[ $STOP_RC == 0 ]] || log "WARNING: storm wrk exited with $STOP_RC"
+  check_server "a login storm"
+  record_wrk "$1" "$WORK/wrk_$1.txt"
+  sleep 2 # let logins still queued when wrk hung up finish
+}
+
+log "c. /healthz idle, paced: 1 connection, $PROBE_RATE req/s, ${HZ_DURATION}s"
+probe_paced healthz_idle
+log "c. /healthz idle, wrk -t1 -c4 -d${HZ_DURATION}s"
+probe_wrk healthz_wrk_idle
+log "c. /healthz paced probe inside a login storm (storm wrk -t2 -c16 -d$((HZ_DURATION + 4))s, probe from 2 s)"
+during_storm storm2_login probe_paced healthz_storm
+log "c. /healthz wrk -t1 -c4 inside another login storm"
+during_storm storm3_login probe_wrk healthz_wrk_storm
 
 # --- d. GET /users/me with an opaque token vs nginx static 200 ------------------------------
-log "d. GET /users/me: wrk -t2 -c64 -d${DURATION}s with Authorization: Bearer"
-BENCH_TOKEN=$("$PY" "$HELPER" login "$BASE")
-export BENCH_TOKEN
-read -r code body < <("$PY" "$HELPER" get "$BASE/users/me" bearer)
-[[ $code == 200 ]] || { echo "run.sh: GET /users/me with the token gave $code $body" >&2; exit 1; }
-wrk -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/bearer.lua" "$BASE/users/me" >"$WORK/wrk_me.txt" 2>&1
-record_wrk me "$WORK/wrk_me.txt"
-log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_me.txt")"
-
+# nginx runs just before and again just after /users/me: the first run is the baseline N, the
+# second shows how much the machine drifted meanwhile.
 NGINX_PORT=$("$PY" "$HELPER" freeport)
 mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
 cat >"$WORK/nginx/nginx.conf" <<EOF
@@ -224,10 +281,25 @@ STARTED_PIDS+=("$NGINX_PID")
 "$PY" "$HELPER" wait-port "$NGINX_PORT" 10 || { cat "$WORK/nginx/logs/"* >&2; exit 1; }
 read -r code body < <("$PY" "$HELPER" get "http://127.0.0.1:$NGINX_PORT/")
 [[ $code == 200 ]] || { echo "run.sh: nginx gave $code $body" >&2; exit 1; }
+BENCH_TOKEN=$("$PY" "$HELPER" login "$BASE")
+export BENCH_TOKEN
+read -r code body < <("$PY" "$HELPER" get "$BASE/users/me" bearer)
+[[ $code == 200 ]] || { echo "run.sh: GET /users/me with the token gave $code $body" >&2; exit 1; }
+
 log "d. nginx baseline (pid $NGINX_PID, port $NGINX_PORT): wrk -t2 -c64 -d${DURATION}s"
-wrk -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/" >"$WORK/wrk_nginx.txt" 2>&1
+run_wrk "$WORK/wrk_nginx.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/"
 record_wrk nginx "$WORK/wrk_nginx.txt"
 log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_nginx.txt")"
+
+log "d. GET /users/me: wrk -t2 -c64 -d${DURATION}s with Authorization: Bearer"
+run_wrk "$WORK/wrk_me.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/bearer.lua" "$BASE/users/me"
+record_wrk me "$WORK/wrk_me.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_me.txt")"
+
+log "d. nginx again (drift check): wrk -t2 -c64 -d${DURATION}s"
+run_wrk "$WORK/wrk_nginx_after.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/"
+record_wrk nginx_after "$WORK/wrk_nginx_after.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_nginx_after.txt")"
 stop_pid "$NGINX_PID"
 forget_pid "$NGINX_PID"
 
@@ -239,6 +311,8 @@ forget_pid "$SERVER_PID"
 count_level() { cat "$WORK/server.stderr" "$WORK/startup/server.stderr" | grep -cE "\"level\": *\"($1)\"" || true; }
 put server_error_lines "$(count_level 'error|critical')"
 put server_warn_lines "$(count_level 'warning|warn')"
+
+put loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- e. summary -----------------------------------------------------------------------------
 echo

@@ -214,7 +214,6 @@ Response with_no_store(Response response) {
   return response;
 }
 
-std::string rfc3339_or_null(std::int64_t t) { return rfc3339(t); }
 
 json_ns::object user_json(const accounts::User& user) {
   json_ns::array roles;

@@ -66,7 +66,6 @@ Response unavailable(std::string_view description);
 Response with_no_store(Response response);
 
 boost::json::object user_json(const accounts::User& user);
-std::string rfc3339_or_null(std::int64_t t);
 
 // One registration function per endpoint group.
 void add_health_routes(http::Router& router, Services& services);

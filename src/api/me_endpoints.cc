@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "api/common.h"
+#include "core/time.h"
 
 namespace gatehouse::api {
 namespace {
@@ -9,11 +10,15 @@ namespace {
 Response me(Services& services, const Request& request) {
   auto principal = authorize(services, request, "profile:read");
   if (!principal) return principal.error();
-  auto user = services.accounts.get(principal->user_id);
-  if (!user) return account_error(user.error());
-  boost::json::object out = user_json(*user);
-  out.erase("disabled");
-  out.erase("updated_at");
+  // Everything comes from the principal: the user was read (and found enabled) while authenticating.
+  boost::json::array roles;
+  for (const auto& r : principal->roles) roles.emplace_back(r);
+  boost::json::object out;
+  out["id"] = principal->user_id;
+  out["username"] = principal->username;
+  out["email"] = principal->email.empty() ? boost::json::value(nullptr) : boost::json::value(principal->email);
+  out["roles"] = std::move(roles);
+  out["created_at"] = rfc3339(principal->created_at);
   boost::json::array scopes;
   for (const auto& p : principal->permissions) scopes.emplace_back(p);
   boost::json::object auth;

@@ -135,6 +135,8 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
   return Principal{.subject = user->id,
                    .user_id = user->id,
                    .username = user->username,
+                   .email = user->email,
+                   .created_at = user->created_at,
                    .method = method,
                    .roles = user->roles,
                    .permissions = authz::permissions_for(user->roles),

@@ -1,5 +1,6 @@
 // authn/principal.h: who is calling, however they proved it. Authorization looks only at this.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,8 @@ struct Principal {
   std::string subject{};   // user id
   std::string user_id{};
   std::string username{};
+  std::string email{};          // as loaded while authenticating, so handlers need not re-read
+  std::int64_t created_at{0};
   Method method{Method::opaque};
   std::vector<std::string> roles{};
   std::vector<std::string> permissions{};  // sorted: effective permissions of this credential
