@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
   auto* remove = user->add_subcommand("delete", "delete a user, its sessions and tokens");
   remove->add_option("username", username)->required();
 
+  auto* signing_key = cli.add_subcommand("signing-key", "manage JWS signing keys");
+  signing_key->require_subcommand(1);
+  std::string alg;
+  auto* key_list = signing_key->add_subcommand("list", "list signing keys (current and retired)");
+  auto* key_rotate = signing_key->add_subcommand("rotate", "make a new key current; the old one keeps verifying");
+  key_rotate->add_option("--alg", alg, "RS256, ES256 or EdDSA (default: tokens.signing_alg)");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (*version) {
@@ -71,5 +78,7 @@ int main(int argc, char** argv) {
   if (*disable) return cli::user_disable(*config, username, true);
   if (*enable) return cli::user_disable(*config, username, false);
   if (*remove) return cli::user_delete(*config, username);
+  if (*key_list) return cli::signing_key_list(*config);
+  if (*key_rotate) return cli::signing_key_rotate(*config, alg);
   return 2;
 }

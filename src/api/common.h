@@ -18,6 +18,7 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
 
 namespace gatehouse::api {
@@ -32,6 +33,7 @@ struct Services {
   authn::Authenticator& authenticator;
   audit::AuditLog& audit;
   const Clock& clock;
+  tokens::KeyRing& keyring;
 };
 
 RequestContext context_of(const Request& request);
@@ -73,6 +75,7 @@ void add_auth_routes(http::Router& router, Services& services);
 void add_me_routes(http::Router& router, Services& services);
 void add_user_admin_routes(http::Router& router, Services& services);
 void add_audit_routes(http::Router& router, Services& services);
+void add_key_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
@@ -80,6 +83,7 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_me_routes(router, services);
   add_user_admin_routes(router, services);
   add_audit_routes(router, services);
+  add_key_routes(router, services);
 }
 
 }  // namespace gatehouse::api

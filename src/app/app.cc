@@ -15,8 +15,10 @@
 namespace gatehouse::app {
 namespace {
 
-// Expired tokens and old audit events are deleted on this cadence.
-constexpr std::chrono::minutes kHousekeepingEvery{10};
+// Expired tokens, signing keys and old audit events are deleted on this cadence.
+constexpr std::chrono::minutes kPurgeEvery{10};
+// Signing keys rotated by another process (the CLI, another node) are picked up this fast.
+constexpr std::chrono::seconds kKeyReloadEvery{5};
 
 int threads_or_cores(int configured) {
   if (configured > 0) return configured;
@@ -46,16 +48,28 @@ class Housekeeper {
  private:
   void loop() {
     std::unique_lock lock(mutex_);
+    auto next_purge = std::chrono::steady_clock::now();
     while (!stop_) {
       lock.unlock();
-      const std::int64_t now = app_.clock().now_unix();
-      if (auto n = app_.store().purge_expired(now); !n)
-        log::warn("housekeeping: purging tokens failed", {{"reason", n.error().message}});
-      if (auto n = app_.store().purge_audit_before(now - app_.config().audit.retention.count()); !n)
-        log::warn("housekeeping: purging audit events failed", {{"reason", n.error().message}});
+      if (std::chrono::steady_clock::now() >= next_purge) {
+        purge();
+        next_purge = std::chrono::steady_clock::now() + kPurgeEvery;
+      }
+      if (auto loaded = app_.keyring().load(); !loaded)
+        log::warn("housekeeping: reloading signing keys failed", {{"reason", loaded.error()}});
       lock.lock();
-      cv_.wait_for(lock, kHousekeepingEvery, [this] { return stop_; });
+      cv_.wait_for(lock, kKeyReloadEvery, [this] { return stop_; });
     }
+  }
+
+  void purge() {
+    const std::int64_t now = app_.clock().now_unix();
+    if (auto n = app_.store().purge_expired(now); !n)
+      log::warn("housekeeping: purging tokens failed", {{"reason", n.error().message}});
+    if (auto n = app_.store().purge_signing_keys(now); !n)
+      log::warn("housekeeping: purging signing keys failed", {{"reason", n.error().message}});
+    if (auto n = app_.store().purge_audit_before(now - app_.config().audit.retention.count()); !n)
+      log::warn("housekeeping: purging audit events failed", {{"reason", n.error().message}});
   }
 
   App& app_;
@@ -91,6 +105,12 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   app->authenticator_ = std::make_unique<authn::Authenticator>(
       *app->accounts_, *app->sessions_, *app->audit_, app->clock_,
       authn::AuthnSettings{.basic_enabled = config.auth.basic, .basic_cache_ttl = config.auth.basic_cache_ttl});
+  app->keyring_ = std::make_unique<tokens::KeyRing>(
+      *app->store_, app->clock_,
+      tokens::KeyRingSettings{.access_alg = *tokens::parse_alg(config.tokens.signing_alg),
+                              .hs256_secret = config.tokens.hs256_secret,
+                              .retired_key_lifetime = config.tokens.access_ttl + config.tokens.leeway});
+  if (auto loaded = app->keyring_->load(); !loaded) return tl::unexpected("signing keys: " + loaded.error());
   return app;
 }
 
@@ -126,7 +146,8 @@ int serve(const config::Config& config) {
 
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
-                         .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock()};
+                         .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
+                         .keyring = app.keyring()};
   api::add_all_routes(router, services);
 
   http::Server server(

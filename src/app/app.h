@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "crypto/password.h"
 #include "store/store.h"
+#include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
 
 namespace gatehouse::app {
@@ -28,6 +29,7 @@ class App {
   tokens::SessionTokens& sessions() { return *sessions_; }
   accounts::Accounts& accounts() { return *accounts_; }
   authn::Authenticator& authenticator() { return *authenticator_; }
+  tokens::KeyRing& keyring() { return *keyring_; }
 
  private:
   explicit App(config::Config config) : config_(std::move(config)) {}
@@ -40,6 +42,7 @@ class App {
   std::unique_ptr<tokens::SessionTokens> sessions_;
   std::unique_ptr<accounts::Accounts> accounts_;
   std::unique_ptr<authn::Authenticator> authenticator_;
+  std::unique_ptr<tokens::KeyRing> keyring_;
 };
 
 // `gatehouse serve`: runs until SIGTERM/SIGINT; returns the process exit code.

@@ -7,7 +7,8 @@ namespace gatehouse::authz {
 const std::vector<std::string>& all_permissions() {
   static const std::vector<std::string> list = [] {
     std::vector<std::string> v{"audit:read", "clients:read", "clients:write", "keys:read", "keys:write",
-                               "profile:read", "profile:write", "users:read", "users:write"};
+                               "profile:read", "profile:write", "signing_keys:read", "signing_keys:write",
+                               "users:read", "users:write"};
     std::sort(v.begin(), v.end());
     return v;
   }();

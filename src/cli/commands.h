@@ -15,6 +15,9 @@ int user_set_password(const config::Config& config, const std::string& username)
 int user_disable(const config::Config& config, const std::string& username, bool disabled);
 int user_delete(const config::Config& config, const std::string& username);
 int migrate(const config::Config& config);
+int signing_key_list(const config::Config& config);
+// alg empty: the configured access-token algorithm.
+int signing_key_rotate(const config::Config& config, const std::string& alg);
 
 // Reads a password from stdin: the whole input less one trailing newline, or a line typed
 // at a terminal with echo off. Never from argv, where `ps` and shell history would see it.

@@ -284,6 +284,13 @@ Result<void, std::string> finalize(Config& c) {
   if (c.tokens.format != "opaque")
     return Err("tokens.format: expected \"opaque\" (JWT access tokens are not available in this build yet), "
                       "got \"" + c.tokens.format + "\"");
+  static const std::vector<std::string> kAlgs{"HS256", "RS256", "ES256", "EdDSA"};
+  if (std::find(kAlgs.begin(), kAlgs.end(), c.tokens.signing_alg) == kAlgs.end())
+    return Err("tokens.signing_alg: expected HS256, RS256, ES256 or EdDSA, got \"" + c.tokens.signing_alg + "\"");
+  if (!c.tokens.hs256_secret.empty() && c.tokens.hs256_secret.size() < 32)
+    return Err("tokens.hs256_secret: expected at least 32 bytes (256 bits) of secret");
+  if (c.tokens.signing_alg == "HS256" && c.tokens.hs256_secret.empty())
+    return Err("tokens.signing_alg: HS256 needs tokens.hs256_secret (or GATEHOUSE_TOKENS_HS256_SECRET_FILE)");
   if (c.accounts.min_password_length < 1 || c.accounts.min_password_length > 1024)
     return Err("accounts.min_password_length: expected 1 to 1024");
   if (c.accounts.argon2_memory_kib < 8 || c.accounts.argon2_memory_kib > 4 * 1024 * 1024)

@@ -160,7 +160,31 @@ class AuditStore {
   virtual StoreResult<int> purge_audit_before(std::int64_t time) = 0;
 };
 
-class Store : public UserStore, public SessionStore, public AuditStore {
+// A JWS signing key. The private key stays in the store (PKCS#8 PEM); only public keys
+// are published.
+struct SigningKeyRecord {
+  std::string kid{};
+  std::string alg{};  // "RS256", "ES256", "EdDSA"
+  std::string private_pem{};
+  std::int64_t created_at{0};
+  std::optional<std::int64_t> retired_at{};  // stopped signing
+  std::optional<std::int64_t> expires_at{};  // no token it signed is valid after this: leaves the JWKS
+};
+
+class SigningKeyStore {
+ public:
+  virtual ~SigningKeyStore() = default;
+  // Every key not yet past expires_at, oldest first.
+  virtual StoreResult<std::vector<SigningKeyRecord>> list_signing_keys(std::int64_t now) = 0;
+  // Adds `key` as the current key of its alg and, in the same transaction, retires the
+  // previous current key(s) of that alg: they stop signing at `now` and keep verifying
+  // until `retired_expire_at`.
+  virtual StoreResult<void> add_signing_key(const SigningKeyRecord& key, std::int64_t now,
+                                            std::int64_t retired_expire_at) = 0;
+  virtual StoreResult<int> purge_signing_keys(std::int64_t now) = 0;
+};
+
+class Store : public UserStore, public SessionStore, public AuditStore, public SigningKeyStore {
  public:
   // Applies pending migrations; returns the schema version now in force.
   virtual StoreResult<int> migrate() = 0;

@@ -12,6 +12,7 @@
 #include "support/fake_clock.h"
 #include "support/memory_sink.h"
 #include "support/temp_store.h"
+#include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
 
 namespace gatehouse::testing {
@@ -28,6 +29,8 @@ struct ServiceGraph {
   tokens::SessionTokens sessions{*temp.store, audit, clock, tokens::TokenSettings{}};
   accounts::Accounts accounts{*temp.store, sessions, audit, hasher, clock, accounts::AccountSettings{}};
   authn::Authenticator authenticator{accounts, sessions, audit, clock, authn::AuthnSettings{}};
+  // Not loaded here: generating an RSA key costs ~0.1 s; tests that need keys call load().
+  tokens::KeyRing keyring{*temp.store, clock, tokens::KeyRingSettings{}};
 
   store::Store& store() { return *temp.store; }
 

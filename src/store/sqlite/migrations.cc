@@ -60,6 +60,24 @@ CREATE INDEX audit_by_type ON audit_events(type, seq);
 CREATE INDEX audit_by_user ON audit_events(user_id, seq);
 CREATE INDEX audit_by_time ON audit_events(time);
 )sql"},
+      {2, R"sql(
+CREATE TABLE signing_keys (
+  kid         TEXT PRIMARY KEY,           -- RFC 7638 thumbprint
+  alg         TEXT NOT NULL,
+  private_pem TEXT NOT NULL,              -- PKCS#8; never leaves the store but in backups
+  created_at  INTEGER NOT NULL,
+  retired_at  INTEGER,                    -- stopped signing
+  expires_at  INTEGER                     -- every token it signed has expired: leaves the JWKS
+);
+CREATE INDEX signing_keys_by_alg ON signing_keys(alg, retired_at);
+-- Revoked JWT ids and sessions, kept until the last token they could affect expires.
+CREATE TABLE revocations (
+  kind       TEXT NOT NULL,               -- 'jti' or 'sid'
+  value      TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (kind, value)
+);
+)sql"},
   };
   return list;
 }

@@ -449,6 +449,54 @@ class SqliteStore final : public Store {
     });
   }
 
+  // ---- signing keys ----
+  StoreResult<std::vector<SigningKeyRecord>> list_signing_keys(std::int64_t now) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<SigningKeyRecord>> {
+      auto s = c.prepare(
+          "SELECT kid, alg, private_pem, created_at, retired_at, expires_at FROM signing_keys "
+          "WHERE expires_at IS NULL OR expires_at > ? ORDER BY created_at, kid");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, now);
+      std::vector<SigningKeyRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) {
+        SigningKeyRecord k{.kid = s->text(0), .alg = s->text(1), .private_pem = s->text(2), .created_at = s->integer(3)};
+        if (!s->is_null(4)) k.retired_at = s->integer(4);
+        if (!s->is_null(5)) k.expires_at = s->integer(5);
+        out.push_back(std::move(k));
+      }
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<void> add_signing_key(const SigningKeyRecord& key, std::int64_t now,
+                                    std::int64_t retired_expire_at) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto retire = c.prepare(
+          "UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE alg = ? AND retired_at IS NULL");
+      if (!retire) return tl::unexpected(retire.error());
+      if (int rc = retire->bind(1, now).bind(2, retired_expire_at).bind(3, key.alg).step(); rc != SQLITE_DONE)
+        return c.error(rc);
+      auto insert = c.prepare(
+          "INSERT INTO signing_keys (kid, alg, private_pem, created_at, retired_at, expires_at) "
+          "VALUES (?, ?, ?, ?, NULL, NULL)");
+      if (!insert) return tl::unexpected(insert.error());
+      insert->bind(1, key.kid).bind(2, key.alg).bind(3, key.private_pem).bind(4, key.created_at);
+      if (int rc = insert->step(); rc != SQLITE_DONE) return c.error(rc);
+      return {};
+    });
+  }
+
+  StoreResult<int> purge_signing_keys(std::int64_t now) override {
+    return with_connection([&](Connection& c) -> StoreResult<int> {
+      auto s = c.prepare("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, now).step(); rc != SQLITE_DONE) return c.error(rc);
+      return sqlite3_changes(c.db());
+    });
+  }
+
  private:
   // Borrows a connection for the duration of fn; opens a new one while fewer than
   // kMaxConnections exist, otherwise waits for one to come back.

@@ -12,7 +12,10 @@ namespace {
 
 class ApiTest : public ::testing::Test {
  protected:
-  ApiTest() { add_all_routes(router_, services_); }
+  ApiTest() {
+    EXPECT_TRUE(g_.keyring.load());
+    add_all_routes(router_, services_);
+  }
 
   http::Response call(std::string method, std::string target, std::string body = {},
                       std::vector<http::Header> headers = {}) {
@@ -43,7 +46,7 @@ class ApiTest : public ::testing::Test {
   }
 
   testing::ServiceGraph g_;
-  Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock};
+  Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring};
   http::Router router_;
 };
 
@@ -130,6 +133,27 @@ TEST_F(ApiTest, AdminManagesUsersWithPagination) {
   EXPECT_EQ(call("GET", "/api/users/NOPE", {}, auth).status, 404);
   EXPECT_EQ(call("DELETE", "/api/users/" + id, {}, auth).status, 204);
   EXPECT_EQ(call("DELETE", "/api/users/" + id, {}, auth).status, 404);
+}
+
+TEST_F(ApiTest, PublishesTheJwksAndRotatesKeysForAdminsOnly) {
+  auto jwks = call("GET", "/.well-known/jwks.json");
+  ASSERT_EQ(jwks.status, 200);
+  EXPECT_EQ(*jwks.header("cache-control"), "public, max-age=300");
+  auto keys = boost::json::parse(jwks.body).at("keys").as_array();
+  ASSERT_EQ(keys.size(), 2u);  // RS256 + ES256
+  for (const auto& k : keys) EXPECT_FALSE(k.as_object().contains("d")) << "no private member";
+
+  g_.add_user("alice", "password-1");
+  const std::string user_token = login("alice", "password-1");
+  EXPECT_EQ(call("POST", "/api/signing-keys/rotate", {}, {{"authorization", "Bearer " + user_token}}).status, 403);
+  g_.add_user("root", "password-1", {"admin"});
+  const std::vector<http::Header> admin{{"authorization", "Bearer " + login("root", "password-1")}};
+  EXPECT_EQ(call("POST", "/api/signing-keys/rotate", R"({"alg":"HS256"})", admin).status, 400);
+  auto rotated = call("POST", "/api/signing-keys/rotate", R"({"alg":"EdDSA"})", admin);
+  ASSERT_EQ(rotated.status, 201) << rotated.body;
+  EXPECT_EQ(boost::json::parse(rotated.body).at("alg"), "EdDSA");
+  EXPECT_EQ(boost::json::parse(call("GET", "/.well-known/jwks.json").body).at("keys").as_array().size(), 3u);
+  EXPECT_TRUE(g_.audited("signing_key.rotated"));
 }
 
 TEST_F(ApiTest, HealthAndReadiness) {
