@@ -158,9 +158,13 @@ Result<User, AccountError> Accounts::update(const std::string& id, const UserPat
     changed.push_back("disabled");
   }
   // A new password or a disable ends every session in the same transaction as the change.
-  if (patch.password || patch.disabled.value_or(false)) changes.revoke_sessions_except = "";
+  if (patch.password || patch.disabled.value_or(false)) {
+    changes.revoke_sessions_except = "";
+    changes.revoked_until = sessions_.revoked_until();
+  }
   auto user = store_.update_user(id, changes);
   if (!user) return store_failure(user.error());
+  sessions_.changed();
   std::vector<std::pair<std::string, std::string>> detail{{"changed", join(changed)}};
   if (patch.disabled) detail.emplace_back("disabled", user->disabled ? "true" : "false");
   if (patch.roles) detail.emplace_back("roles", join(user->roles));
@@ -174,6 +178,7 @@ Result<void, AccountError> Accounts::remove(const std::string& id, const Request
   if (!user) return tl::unexpected(user.error());
   // The foreign keys take the user's sessions and tokens with it, in the same statement.
   if (auto deleted = store_.delete_user(id); !deleted) return store_failure(deleted.error());
+  sessions_.changed();
   audit_.record(ctx, audit::AuditEvent{.type = "user.deleted", .success = true, .user_id = user->id,
                                        .username = user->username, .detail = {}});
   return {};
@@ -245,8 +250,10 @@ Result<void, AccountError> Accounts::change_password(const std::string& user_id,
   auto updated = store_.update_user(user->id, store::UserChanges{.password_hash = hasher_.hash(replacement),
                                                                  .expected_password_hash = user->password_hash,
                                                                  .revoke_sessions_except = keep_session_id,
+                                                                 .revoked_until = sessions_.revoked_until(),
                                                                  .updated_at = clock_.now_unix()});
   if (!updated) return store_failure(updated.error());
+  sessions_.changed();
   audit_.record(ctx, audit::AuditEvent{.type = "password.changed", .success = true, .user_id = user->id,
                                        .username = user->username, .detail = {}});
   return {};

@@ -184,7 +184,7 @@ Result<authn::Principal, Response> authorize(Services& services, const Request& 
                                                      {"path", request.path.substr(0, 256)}}});
   Response res = http::error_response(403, "forbidden",
                                       "This credential lacks the permission " + std::string(permission) + ".");
-  if (principal->method == authn::Method::opaque)
+  if (principal->method != authn::Method::basic)  // RFC 6750 §3.1: a bearer token lacked the scope
     res.add("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"" + std::string(permission) + "\"");
   return tl::unexpected(std::move(res));
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/common.h"
+#include "authz/permissions.h"
 #include "core/log.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -17,6 +18,8 @@ namespace {
 
 // Expired tokens, signing keys and old audit events are deleted on this cadence.
 constexpr std::chrono::minutes kPurgeEvery{10};
+// Revocations and user changes made by other processes or nodes are honoured this fast.
+constexpr std::chrono::milliseconds kFeedEvery{250};
 // Signing keys rotated by another process (the CLI, another node) are picked up this fast.
 constexpr std::chrono::seconds kKeyReloadEvery{5};
 
@@ -49,16 +52,23 @@ class Housekeeper {
   void loop() {
     std::unique_lock lock(mutex_);
     auto next_purge = std::chrono::steady_clock::now();
+    auto next_key_reload = next_purge + kKeyReloadEvery;
     while (!stop_) {
       lock.unlock();
-      if (std::chrono::steady_clock::now() >= next_purge) {
-        purge();
-        next_purge = std::chrono::steady_clock::now() + kPurgeEvery;
+      const auto now = std::chrono::steady_clock::now();
+      if (auto synced = app_.change_feed().sync(); !synced)
+        log::warn("housekeeping: reading changes failed", {{"reason", synced.error().message}});
+      if (now >= next_key_reload) {
+        if (auto loaded = app_.keyring().load(); !loaded)
+          log::warn("housekeeping: reloading signing keys failed", {{"reason", loaded.error()}});
+        next_key_reload = now + kKeyReloadEvery;
       }
-      if (auto loaded = app_.keyring().load(); !loaded)
-        log::warn("housekeeping: reloading signing keys failed", {{"reason", loaded.error()}});
+      if (now >= next_purge) {
+        purge();
+        next_purge = now + kPurgeEvery;
+      }
       lock.lock();
-      cv_.wait_for(lock, kKeyReloadEvery, [this] { return stop_; });
+      cv_.wait_for(lock, kFeedEvery, [this] { return stop_; });
     }
   }
 
@@ -66,6 +76,7 @@ class Housekeeper {
     const std::int64_t now = app_.clock().now_unix();
     if (auto n = app_.store().purge_expired(now); !n)
       log::warn("housekeeping: purging tokens failed", {{"reason", n.error().message}});
+    app_.denylist().purge(now);
     if (auto n = app_.store().purge_signing_keys(now); !n)
       log::warn("housekeeping: purging signing keys failed", {{"reason", n.error().message}});
     if (auto n = app_.store().purge_audit_before(now - app_.config().audit.retention.count()); !n)
@@ -96,21 +107,52 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   } catch (const std::exception& e) {
     return tl::unexpected(std::string(e.what()));
   }
+  const auto horizon = config.tokens.access_ttl + config.tokens.leeway;
   app->sessions_ = std::make_unique<tokens::SessionTokens>(
       *app->store_, *app->audit_, app->clock_,
-      tokens::TokenSettings{.access_ttl = config.tokens.access_ttl, .refresh_ttl = config.tokens.refresh_ttl});
+      tokens::TokenSettings{.access_ttl = config.tokens.access_ttl, .refresh_ttl = config.tokens.refresh_ttl,
+                            .revocation_horizon = horizon});
   app->accounts_ = std::make_unique<accounts::Accounts>(
       *app->store_, *app->sessions_, *app->audit_, *app->hasher_, app->clock_,
       accounts::AccountSettings{.min_password_length = static_cast<std::size_t>(config.accounts.min_password_length)});
-  app->authenticator_ = std::make_unique<authn::Authenticator>(
-      *app->accounts_, *app->sessions_, *app->audit_, app->clock_,
-      authn::AuthnSettings{.basic_enabled = config.auth.basic, .basic_cache_ttl = config.auth.basic_cache_ttl});
   app->keyring_ = std::make_unique<tokens::KeyRing>(
       *app->store_, app->clock_,
       tokens::KeyRingSettings{.access_alg = *tokens::parse_alg(config.tokens.signing_alg),
                               .hs256_secret = config.tokens.hs256_secret,
-                              .retired_key_lifetime = config.tokens.access_ttl + config.tokens.leeway});
+                              .retired_key_lifetime = horizon});
   if (auto loaded = app->keyring_->load(); !loaded) return tl::unexpected("signing keys: " + loaded.error());
+  app->users_ = std::make_unique<accounts::UserCache>(*app->store_);
+  app->access_tokens_ = std::make_unique<tokens::AccessTokens>(
+      *app->keyring_, app->denylist_, app->clock_,
+      tokens::AccessTokenSettings{.issuer = config.issuer_for(config.listen_port),
+                                  .audience = config.tokens.audience,
+                                  .ttl = config.tokens.access_ttl,
+                                  .leeway = config.tokens.leeway});
+  app->change_feed_ = std::make_unique<authn::ChangeFeed>(*app->store_, app->denylist_, *app->users_, app->clock_);
+  if (auto started = app->change_feed_->start(); !started)
+    return tl::unexpected("storage: reading revocations failed: " + started.error().message);
+  App* raw = app.get();
+  // Revocations made here reach this node's denylist before the request that made them ends.
+  app->sessions_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
+  if (config.tokens.format == "jwt") {
+    app->sessions_->set_minter([raw](const std::string& user_id, const std::string& session_id)
+                                   -> std::optional<std::string> {
+      auto user = raw->users_->get(user_id);
+      if (!user || !*user || (*user)->disabled) return std::nullopt;
+      std::string scope;
+      for (const auto& p : authz::permissions_for((*user)->roles)) scope += (scope.empty() ? "" : " ") + p;
+      return raw->access_tokens_->issue(tokens::AccessClaims{.sub = user_id,
+                                                             .sid = session_id,
+                                                             .jti = {},
+                                                             .client_id = std::string(tokens::kFirstPartyClient),
+                                                             .username = (*user)->username,
+                                                             .scope = scope,
+                                                             .roles = (*user)->roles});
+    });
+  }
+  app->authenticator_ = std::make_unique<authn::Authenticator>(
+      *app->accounts_, *app->users_, *app->sessions_, *app->access_tokens_, *app->audit_, app->clock_,
+      authn::AuthnSettings{.basic_enabled = config.auth.basic, .basic_cache_ttl = config.auth.basic_cache_ttl});
   return app;
 }
 
@@ -169,6 +211,7 @@ int serve(const config::Config& config) {
     std::fprintf(stderr, "gatehouse: %s\n", port.error().c_str());
     return 1;
   }
+  app.access_tokens().set_issuer(config.issuer_for(*port));
   Housekeeper housekeeper(app);
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                                               : config.listen_host;

@@ -5,6 +5,10 @@
 #include <string>
 
 #include "accounts/accounts.h"
+#include "accounts/user_cache.h"
+#include "authn/change_feed.h"
+#include "tokens/access_tokens.h"
+#include "tokens/denylist.h"
 #include "audit/audit.h"
 #include "authn/authenticator.h"
 #include "config/config.h"
@@ -30,6 +34,9 @@ class App {
   accounts::Accounts& accounts() { return *accounts_; }
   authn::Authenticator& authenticator() { return *authenticator_; }
   tokens::KeyRing& keyring() { return *keyring_; }
+  tokens::AccessTokens& access_tokens() { return *access_tokens_; }
+  authn::ChangeFeed& change_feed() { return *change_feed_; }
+  tokens::Denylist& denylist() { return denylist_; }
 
  private:
   explicit App(config::Config config) : config_(std::move(config)) {}
@@ -43,6 +50,10 @@ class App {
   std::unique_ptr<accounts::Accounts> accounts_;
   std::unique_ptr<authn::Authenticator> authenticator_;
   std::unique_ptr<tokens::KeyRing> keyring_;
+  std::unique_ptr<accounts::UserCache> users_;
+  tokens::Denylist denylist_;
+  std::unique_ptr<tokens::AccessTokens> access_tokens_;
+  std::unique_ptr<authn::ChangeFeed> change_feed_;
 };
 
 // `gatehouse serve`: runs until SIGTERM/SIGINT; returns the process exit code.

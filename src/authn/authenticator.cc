@@ -1,5 +1,8 @@
 #include "authn/authenticator.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "authz/permissions.h"
 #include "core/base64.h"
 #include "core/random.h"
@@ -33,15 +36,19 @@ std::string_view credential_part(std::string_view header, std::size_t scheme_len
 std::string_view method_name(Method m) {
   switch (m) {
     case Method::opaque: return "opaque";
+    case Method::jwt: return "jwt";
     case Method::basic: return "basic";
   }
   return "unknown";
 }
 
-Authenticator::Authenticator(accounts::Accounts& accounts, tokens::SessionTokens& sessions, audit::AuditLog& audit,
-                             const Clock& clock, AuthnSettings settings)
+Authenticator::Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,
+                             const tokens::AccessTokens& access_tokens, audit::AuditLog& audit, const Clock& clock,
+                             AuthnSettings settings)
     : accounts_(accounts),
+      users_(users),
       sessions_(sessions),
+      access_tokens_(access_tokens),
       audit_(audit),
       clock_(clock),
       settings_(settings),
@@ -65,7 +72,20 @@ Result<Principal, AuthnError> Authenticator::authenticate(const Presented& prese
   return fail(AuthnErrc::invalid_token, "Unsupported Authorization scheme; use Bearer or Basic.");
 }
 
+Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
+  auto claims = access_tokens_.verify(token);
+  if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);
+  auto principal = principal_for(claims->sub, Method::jwt, claims->sid, &claims->scope);
+  if (!principal) {
+    principal.error().bearer_presented = true;
+    return principal;
+  }
+  principal->client_id = claims->client_id;
+  return principal;
+}
+
 Result<Principal, AuthnError> Authenticator::bearer(const std::string& token) {
+  if (tokens::looks_like_jwt(token)) return jwt(token);
   auto grant = sessions_.verify_access(token);
   if (!grant) {
     if (grant.error().code == tokens::TokenErrc::unavailable)
@@ -98,10 +118,11 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
     }
   }
   if (cached) {
-    // Re-read the user: a disabled or deleted user, or a changed password, ends the entry.
-    auto user = accounts_.get(cached->user_id);
-    if (user && !user->disabled && crypto::sha256(user->password_hash) == cached->password_hash_digest)
-      return principal_for(user->id, Method::basic, {});
+    // Re-check the user: a disabled or deleted user, or a changed password, ends the entry.
+    auto user = users_.get(cached->user_id);
+    if (user && *user && !(*user)->disabled &&
+        crypto::sha256((*user)->password_hash) == cached->password_hash_digest)
+      return principal_for((*user)->id, Method::basic, {});
     std::lock_guard lock(cache_mutex_);
     basic_cache_.erase(cache_key);
   }
@@ -124,14 +145,29 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
 }
 
 Result<Principal, AuthnError> Authenticator::principal_for(const std::string& user_id, Method method,
-                                                           std::string session_id) {
-  auto user = accounts_.get(user_id);
-  if (!user) {
-    if (user.error().code == accounts::AccountErrc::unavailable)
-      return fail(AuthnErrc::unavailable, user.error().description);
-    return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
-  }
+                                                           std::string session_id, const std::string* scope) {
+  auto found = users_.get(user_id);
+  if (!found) return fail(AuthnErrc::unavailable, "The user store is unavailable; try again shortly.");
+  if (!*found) return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
+  const auto& user = *found;
   if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
+  std::vector<std::string> permissions = authz::permissions_for(user->roles);
+  if (scope) {
+    // Scopes narrow what the user may do now; a role removed since issue is gone at once.
+    std::vector<std::string> granted;
+    std::size_t start = 0;
+    while (start < scope->size()) {
+      auto end = scope->find(' ', start);
+      if (end == std::string::npos) end = scope->size();
+      if (end > start) granted.push_back(scope->substr(start, end - start));
+      start = end + 1;
+    }
+    std::sort(granted.begin(), granted.end());
+    std::vector<std::string> narrowed;
+    std::set_intersection(permissions.begin(), permissions.end(), granted.begin(), granted.end(),
+                          std::back_inserter(narrowed));
+    permissions = std::move(narrowed);
+  }
   return Principal{.subject = user->id,
                    .user_id = user->id,
                    .username = user->username,
@@ -139,10 +175,10 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
                    .created_at = user->created_at,
                    .method = method,
                    .roles = user->roles,
-                   .permissions = authz::permissions_for(user->roles),
+                   .permissions = std::move(permissions),
                    .session_id = std::move(session_id),
                    .key_id = {},
-                   .client_id = method == Method::opaque ? std::string(tokens::kFirstPartyClient) : std::string()};
+                   .client_id = method == Method::basic ? std::string() : std::string(tokens::kFirstPartyClient)};
 }
 
 }  // namespace gatehouse::authn

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "accounts/accounts.h"
+#include "accounts/user_cache.h"
+#include "tokens/access_tokens.h"
 #include "audit/audit.h"
 #include "authn/principal.h"
 #include "core/clock.h"
@@ -45,8 +47,9 @@ struct AuthnSettings {
 
 class Authenticator {
  public:
-  Authenticator(accounts::Accounts& accounts, tokens::SessionTokens& sessions, audit::AuditLog& audit,
-                const Clock& clock, AuthnSettings settings);
+  Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,
+                const tokens::AccessTokens& access_tokens, audit::AuditLog& audit, const Clock& clock,
+                AuthnSettings settings);
 
   Result<Principal, AuthnError> authenticate(const Presented& presented, const RequestContext& ctx);
   const AuthnSettings& settings() const { return settings_; }
@@ -54,7 +57,11 @@ class Authenticator {
  private:
   Result<Principal, AuthnError> bearer(const std::string& token);
   Result<Principal, AuthnError> basic(std::string_view encoded, const RequestContext& ctx);
-  Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id);
+  Result<Principal, AuthnError> jwt(std::string_view token);
+  // The user's principal, from the user cache. `scope` (space-separated), when given,
+  // narrows the user's permissions: it can never widen them.
+  Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id,
+                                              const std::string* scope = nullptr);
 
   struct CachedBasic {
     std::string user_id;
@@ -63,7 +70,9 @@ class Authenticator {
   };
 
   accounts::Accounts& accounts_;
+  accounts::UserCache& users_;
   tokens::SessionTokens& sessions_;
+  const tokens::AccessTokens& access_tokens_;
   audit::AuditLog& audit_;
   const Clock& clock_;
   AuthnSettings settings_;

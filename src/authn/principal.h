@@ -7,7 +7,7 @@
 
 namespace gatehouse::authn {
 
-enum class Method { opaque, basic };
+enum class Method { opaque, jwt, basic };
 
 std::string_view method_name(Method m);
 

@@ -281,9 +281,8 @@ Result<void, std::string> finalize(Config& c) {
     return Err("server.listen: plain HTTP is only served on loopback; listen on 127.0.0.1 or set "
                       "server.allow_insecure_http = true behind a TLS-terminating proxy");
 
-  if (c.tokens.format != "opaque")
-    return Err("tokens.format: expected \"opaque\" (JWT access tokens are not available in this build yet), "
-                      "got \"" + c.tokens.format + "\"");
+  if (c.tokens.format != "jwt" && c.tokens.format != "opaque")
+    return Err("tokens.format: expected \"jwt\" or \"opaque\", got \"" + c.tokens.format + "\"");
   static const std::vector<std::string> kAlgs{"HS256", "RS256", "ES256", "EdDSA"};
   if (std::find(kAlgs.begin(), kAlgs.end(), c.tokens.signing_alg) == kAlgs.end())
     return Err("tokens.signing_alg: expected HS256, RS256, ES256 or EdDSA, got \"" + c.tokens.signing_alg + "\"");

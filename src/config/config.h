@@ -54,8 +54,9 @@ struct TlsConfig {
 };
 
 struct TokenConfig {
-  // "opaque" until the JWT issuer lands (issue 3); then "jwt" becomes the default.
-  std::string format{"opaque"};
+  // "jwt": self-contained RFC 9068 access tokens, verified from memory on every node.
+  // "opaque": random tokens looked up by digest in the store.
+  std::string format{"jwt"};
   std::string signing_alg{"ES256"};
   // Access tokens cannot be recalled once copied, so they live one hour.
   seconds access_ttl{3600};

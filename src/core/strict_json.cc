@@ -307,6 +307,35 @@ std::optional<std::string> string_value(std::string_view raw) {
   return unescape_body(body);
 }
 
+std::optional<std::vector<std::string>> string_array(std::string_view raw) {
+  if (raw.size() < 2 || raw.front() != '[' || raw.back() != ']') return std::nullopt;
+  std::vector<std::string> out;
+  std::size_t i = 1;
+  const auto skip_ws = [&] {
+    while (i < raw.size() && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r')) ++i;
+  };
+  skip_ws();
+  if (raw[i] == ']') return out;
+  for (;;) {
+    skip_ws();
+    if (i >= raw.size() || raw[i] != '"') return std::nullopt;
+    std::size_t end = i + 1;
+    while (end < raw.size() && raw[end] != '"') end += raw[end] == '\\' ? 2 : 1;
+    if (end >= raw.size()) return std::nullopt;
+    auto value = string_value(raw.substr(i, end - i + 1));
+    if (!value) return std::nullopt;
+    out.push_back(std::move(*value));
+    i = end + 1;
+    skip_ws();
+    if (i < raw.size() && raw[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i + 1 == raw.size() && raw[i] == ']') return out;
+    return std::nullopt;
+  }
+}
+
 std::optional<std::int64_t> integer_value(std::string_view raw) {
   constexpr std::int64_t kLimit = std::int64_t{1} << 53;
   if (raw.empty()) return std::nullopt;

@@ -39,6 +39,9 @@ const Member* find(std::string_view text, const std::vector<Member>& members, st
 
 // The unescaped value of a raw JSON string token (quotes included).
 std::optional<std::string> string_value(std::string_view raw);
+// The strings of a raw JSON array of strings (as validated by parse_object); nullopt when the
+// value is not an array or holds anything but strings.
+std::optional<std::vector<std::string>> string_array(std::string_view raw);
 // A raw number token as an integer; fractions are truncated toward zero (NumericDate allows
 // them); nullopt beyond ±2^53 or for non-numbers.
 std::optional<std::int64_t> integer_value(std::string_view raw);

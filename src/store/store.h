@@ -49,8 +49,10 @@ struct UserChanges {
   // Compare-and-set: apply only while the stored hash is still this one, so a password
   // check that took 50 ms cannot overwrite a change made meanwhile (precondition_failed).
   std::optional<std::string> expected_password_hash{};
-  // In the same transaction, revoke every live session of the user except this one ("" = all).
+  // In the same transaction, revoke every live session of the user except this one ("" = all),
+  // and put their ids on the denylist until `revoked_until`.
   std::optional<std::string> revoke_sessions_except{};
+  std::int64_t revoked_until{0};
   std::int64_t updated_at{0};
 };
 
@@ -111,20 +113,25 @@ class SessionStore {
   // Stores a new session with its first access and refresh token, atomically, but only
   // while the user is enabled and its password hash is still `verified_password_hash`:
   // a password change or a disable that raced the login wins (precondition_failed).
-  virtual StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
+  // `access` is absent for self-contained (JWT) access tokens, which are not stored.
+  virtual StoreResult<void> create_session(const SessionRecord& session, const std::optional<TokenRecord>& access,
                                            const TokenRecord& refresh, const std::string& verified_password_hash) = 0;
   virtual StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) = 0;
   virtual StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) = 0;
   // Spends `refresh_digest` (of an enabled user's live session) and stores the new pair in one transaction. Of any number of
   // concurrent calls with the same digest exactly one sees `rotated`; the new tokens take
   // their session and user from the old one.
+  // A revoked session's id goes on the denylist until `revoked_until` (when the last access
+  // token it could have issued expires), in the same transaction.
   virtual StoreResult<RotateResult> rotate_refresh_token(const std::string& refresh_digest, std::int64_t now,
-                                                         TokenRecord new_access, TokenRecord new_refresh) = 0;
+                                                         std::optional<TokenRecord> new_access, TokenRecord new_refresh,
+                                                         std::int64_t revoked_until) = 0;
   // Idempotent: revoking an unknown or already revoked session succeeds.
-  virtual StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now) = 0;
+  virtual StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now,
+                                           std::int64_t revoked_until) = 0;
   // Revokes every live session of the user except `keep_session_id` (may be empty).
   virtual StoreResult<int> revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
-                                                std::int64_t now) = 0;
+                                                std::int64_t now, std::int64_t revoked_until) = 0;
   // Deletes tokens past expiry and sessions left without tokens; returns rows removed.
   virtual StoreResult<int> purge_expired(std::int64_t now) = 0;
 };
@@ -184,7 +191,34 @@ class SigningKeyStore {
   virtual StoreResult<int> purge_signing_keys(std::int64_t now) = 0;
 };
 
-class Store : public UserStore, public SessionStore, public AuditStore, public SigningKeyStore {
+// What other processes changed, for the in-memory caches of every node: revocations (the
+// JWT denylist) and users whose record changed. Both carry a monotonic sequence number.
+struct Revocation {
+  std::int64_t seq{0};
+  std::string kind{};  // "sid" or "jti"
+  std::string value{};
+  std::int64_t expires_at{0};
+};
+
+struct Change {
+  std::int64_t seq{0};
+  std::string kind{};  // "user"
+  std::string ref{};   // the user id
+};
+
+class ChangeStore {
+ public:
+  virtual ~ChangeStore() = default;
+  // Idempotent; a repeated (kind, value) keeps the later expiry.
+  virtual StoreResult<void> add_revocation(const std::string& kind, const std::string& value,
+                                           std::int64_t expires_at) = 0;
+  // Revocations with seq > after that have not expired at `now`, in seq order.
+  virtual StoreResult<std::vector<Revocation>> revocations_since(std::int64_t after, std::int64_t now) = 0;
+  virtual StoreResult<std::vector<Change>> changes_since(std::int64_t after) = 0;
+  virtual StoreResult<std::int64_t> last_change_seq() = 0;
+};
+
+class Store : public UserStore, public SessionStore, public AuditStore, public SigningKeyStore, public ChangeStore {
  public:
   // Applies pending migrations; returns the schema version now in force.
   virtual StoreResult<int> migrate() = 0;

@@ -197,7 +197,9 @@ Result<JwsKey, std::string> JwsKey::generate(JwsAlg alg) {
 Result<JwsKey, std::string> JwsKey::from_private_pem(JwsAlg alg, std::string_view pem, std::string kid) {
   if (alg == JwsAlg::HS256) return tl::unexpected(std::string("HS256 keys have no PEM form"));
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  // A callback that supplies no passphrase: an encrypted PEM fails instead of prompting on a terminal.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, nullptr);
   BIO_free(bio);
   if (!pkey) return tl::unexpected(std::string("not a PKCS#8 PEM private key"));
   auto impl = std::make_unique<Impl>();
@@ -208,6 +210,14 @@ Result<JwsKey, std::string> JwsKey::from_private_pem(JwsAlg alg, std::string_vie
                        (alg == JwsAlg::ES256 && EVP_PKEY_is_a(pkey, "EC")) ||
                        (alg == JwsAlg::EdDSA && EVP_PKEY_is_a(pkey, "ED25519"));
   if (!matches) return tl::unexpected(std::string("the PEM key does not match ") + std::string(alg_name(alg)));
+  if (alg == JwsAlg::ES256) {
+    char group[32] = {};
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, nullptr) != 1 ||
+        std::string_view(group) != "prime256v1")
+      return tl::unexpected(std::string("an ES256 key must be on P-256"));
+  }
+  if (alg == JwsAlg::RS256 && EVP_PKEY_get_bits(pkey) < 2048)
+    return tl::unexpected(std::string("an RS256 key must have at least 2048 bits (RFC 7518 §3.3)"));
   impl->kid = std::move(kid);
   return JwsKey(std::move(impl));
 }

@@ -48,10 +48,15 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
                  .refresh_ttl = settings_.refresh_ttl, .session_id = new_id(millis)};
-  auto access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
+  std::optional<store::TokenRecord> access;
+  if (!minter_) access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
   auto refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
-  access.session_id = refresh.session_id = pair.session_id;
-  access.user_id = refresh.user_id = user_id;
+  if (access) {
+    access->session_id = pair.session_id;
+    access->user_id = user_id;
+  }
+  refresh.session_id = pair.session_id;
+  refresh.user_id = user_id;
   const store::SessionRecord session{.id = pair.session_id, .user_id = user_id,
                                      .client_id = std::string(kFirstPartyClient), .created_at = to_unix(now),
                                      .revoked_at = std::nullopt};
@@ -59,6 +64,11 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
     if (created.error().code == store::StoreErrc::precondition_failed)
       return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     return store_down();
+  }
+  if (minter_) {
+    auto minted = minter_(user_id, pair.session_id);
+    if (!minted) return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
+    pair.access_token = std::move(*minted);
   }
   return pair;
 }
@@ -68,17 +78,25 @@ Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_
     return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
                  .refresh_ttl = settings_.refresh_ttl, .session_id = {}};
-  auto access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
+  std::optional<store::TokenRecord> access;
+  if (!minter_) access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
   auto refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
-  auto rotated = store_.rotate_refresh_token(crypto::sha256_hex(refresh_token), clock_.now_unix(), access, refresh);
+  auto rotated = store_.rotate_refresh_token(crypto::sha256_hex(refresh_token), clock_.now_unix(), access, refresh,
+                                             revoked_until());
   if (!rotated) return store_down();
   switch (rotated->outcome) {
     case store::RotateOutcome::rotated:
       pair.session_id = rotated->session_id;
+      if (minter_) {
+        auto minted = minter_(rotated->user_id, rotated->session_id);
+        if (!minted) return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
+        pair.access_token = std::move(*minted);
+      }
       audit_.record(ctx, audit::AuditEvent{.type = "token.refreshed", .success = true, .user_id = rotated->user_id,
                                            .username = {}, .detail = {{"session_id", rotated->session_id}}});
       return pair;
     case store::RotateOutcome::reuse_detected:
+      changed();
       audit_.record(ctx, audit::AuditEvent{.type = "token.reuse_detected", .success = false,
                                            .user_id = rotated->user_id, .username = {},
                                            .detail = {{"session_id", rotated->session_id},
@@ -114,14 +132,16 @@ Result<std::string, TokenError> SessionTokens::session_of_refresh_token(const st
 }
 
 Result<void, TokenError> SessionTokens::end_session(const std::string& session_id) {
-  if (!store_.revoke_session(session_id, clock_.now_unix())) return store_down();
+  if (!store_.revoke_session(session_id, clock_.now_unix(), revoked_until())) return store_down();
+  changed();
   return {};
 }
 
 Result<int, TokenError> SessionTokens::end_user_sessions(const std::string& user_id,
                                                          const std::string& keep_session_id) {
-  auto n = store_.revoke_user_sessions(user_id, keep_session_id, clock_.now_unix());
+  auto n = store_.revoke_user_sessions(user_id, keep_session_id, clock_.now_unix(), revoked_until());
   if (!n) return store_down();
+  changed();
   return *n;
 }
 

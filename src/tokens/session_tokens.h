@@ -4,6 +4,8 @@
 // with reuse detection). Only SHA-256 digests of the tokens reach the store.
 #pragma once
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <string>
 
@@ -43,7 +45,13 @@ struct AccessGrant {
 struct TokenSettings {
   std::chrono::seconds access_ttl{3600};
   std::chrono::seconds refresh_ttl{30 * 86400};
+  // A revoked session stays on the denylist this long: until its last access token expires.
+  std::chrono::seconds revocation_horizon{3600 + 30};
 };
+
+// Mints a self-contained access token for a session (JWT format), or nullopt when the user
+// is gone. Without one, access tokens are opaque and stored as digests.
+using AccessMinter = std::function<std::optional<std::string>(const std::string& user_id, const std::string& session_id)>;
 
 inline constexpr std::string_view kAccessPrefix = "gat_";
 inline constexpr std::string_view kRefreshPrefix = "grt_";
@@ -65,6 +73,14 @@ class SessionTokens {
   Result<int, TokenError> end_user_sessions(const std::string& user_id, const std::string& keep_session_id);
 
   const TokenSettings& settings() const { return settings_; }
+  // When denylisted sessions revoked now may be forgotten.
+  std::int64_t revoked_until() const { return clock_.now_unix() + settings_.revocation_horizon.count(); }
+  void set_minter(AccessMinter minter) { minter_ = std::move(minter); }
+  // Called after this service revoked sessions, so in-memory caches catch up at once.
+  void set_change_hook(std::function<void()> hook) { changed_ = std::move(hook); }
+  void changed() const {
+    if (changed_) changed_();
+  }
 
  private:
   store::TokenRecord new_record(std::string_view prefix, std::chrono::seconds ttl, std::string* token_out) const;
@@ -73,6 +89,8 @@ class SessionTokens {
   audit::AuditLog& audit_;
   const Clock& clock_;
   TokenSettings settings_;
+  AccessMinter minter_;
+  std::function<void()> changed_;
 };
 
 // A token of the given prefix: prefix + 43 base62 characters (≥ 256 bits of randomness).

@@ -29,7 +29,10 @@ import requests.adapters
 
 BIN = os.environ.get("GATEHOUSE_BIN", "/work/main/build/gatehouse")
 
-ACCESS_RE = re.compile(r"^gat_[A-Za-z0-9]{43}$")
+# Access tokens are RFC 9068 JWTs by default (tokens.format = "jwt"), opaque gat_... otherwise.
+JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+OPAQUE_ACCESS_RE = re.compile(r"^gat_[A-Za-z0-9]{43}$")
+ACCESS_RE = re.compile(JWT_RE.pattern + "|" + OPAQUE_ACCESS_RE.pattern)
 REFRESH_RE = re.compile(r"^grt_[A-Za-z0-9]{43}$")
 ID_RE = re.compile(r"^[0-9A-Za-z]{26}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

@@ -159,7 +159,8 @@ def test_concurrent_refresh_exactly_one_wins(server, make_user):
 
 def test_expired_access_token_then_refresh_pattern(start_server):
     """ACCESS_TTL=1: the token dies; the seed's make_authenticated_request recovers."""
-    srv = start_server(env={"GATEHOUSE_TOKENS_ACCESS_TTL": "1"})
+    # JWT expiry allows tokens.leeway of clock skew (default 30 s): keep it to 1 s here.
+    srv = start_server(env={"GATEHOUSE_TOKENS_ACCESS_TTL": "1", "GATEHOUSE_TOKENS_LEEWAY": "1"})
     admin = srv.admin()
     u = admin.create_user()
     s = login(srv, u)

@@ -45,7 +45,7 @@ def test_login_then_bearer(server, john):
     assert body["username"] == "john"
     assert body["email"] == "john@example.com"
     assert body["id"] == john["id"]
-    assert body["auth"]["method"] == "opaque"
+    assert body["auth"]["method"] == "jwt"  # the default tokens.format
 
 
 def test_basic_with_requests_auth(server, john):

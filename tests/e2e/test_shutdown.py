@@ -112,7 +112,8 @@ def test_stalled_client_bounded_by_shutdown_timeout(start_server):
 
 
 def test_restart_keeps_users_and_tokens(start_server):
-    srv = start_server()
+    # The issuer is part of every JWT: pin it, since each start gets a new free port.
+    srv = start_server(env={"GATEHOUSE_SERVER_ISSUER": "http://gatehouse.test"})
     admin = srv.admin()
     u = admin.create_user()
     r = requests.post(srv.url + "/auth/login", json={"username": u["username"], "password": u["password"]},

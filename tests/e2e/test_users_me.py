@@ -36,7 +36,7 @@ def test_me_bearer(server, admin, make_user):
     r = me(server, bearer(tok))
     assert r.status_code == 200, r.text
     body = r.json()
-    check_me(body, u, "opaque")
+    check_me(body, u, "jwt")  # the default tokens.format
     assert body["email"] is None  # unset email is null
     assert set(body["auth"]["scopes"]) == USER_SCOPES
     assert "password" not in body and "$argon2" not in r.text
@@ -51,7 +51,7 @@ def test_me_bearer_admin_scopes(server):
     assert body["username"] == "admin"
     assert "admin" in body["roles"]
     assert ADMIN_SCOPES <= set(body["auth"]["scopes"]), body["auth"]
-    assert body["auth"]["method"] == "opaque"
+    assert body["auth"]["method"] == "jwt"  # the default tokens.format
 
 
 def test_me_basic(server, make_user):

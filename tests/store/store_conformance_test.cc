@@ -142,7 +142,7 @@ TEST_P(StoreConformance, DisabledUsersRefreshTokensDoNotRotate) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   open_session();
   ASSERT_TRUE(store_->update_user("u1", UserChanges{.disabled = true, .updated_at = 150}));
-  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"))->outcome, RotateOutcome::invalid);
+  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"), 5000)->outcome, RotateOutcome::invalid);
 }
 
 TEST_P(StoreConformance, ListsUsersInIdOrderAfterACursor) {
@@ -164,30 +164,30 @@ TEST_P(StoreConformance, SessionTokensAreFoundWithTheirSessionState) {
   ASSERT_TRUE(found && *found);
   EXPECT_FALSE((*found)->session_revoked);
   EXPECT_EQ((*found)->token.expires_at, 1000);
-  ASSERT_TRUE(store_->revoke_session("s1", 200));
-  ASSERT_TRUE(store_->revoke_session("s1", 300));  // idempotent
+  ASSERT_TRUE(store_->revoke_session("s1", 200, 5000));
+  ASSERT_TRUE(store_->revoke_session("s1", 300, 5000));  // idempotent
   EXPECT_TRUE(store_->find_access_token("a-s1").value().value().session_revoked);
 }
 
 TEST_P(StoreConformance, RotationSpendsOnceThenDetectsReuse) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   open_session();
-  auto rotated = store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"));
+  auto rotated = store_->rotate_refresh_token("r-s1", 150, token("a2"), token("r2"), 5000);
   ASSERT_TRUE(rotated);
   EXPECT_EQ(rotated->outcome, RotateOutcome::rotated);
   EXPECT_EQ(rotated->session_id, "s1");
-  auto reused = store_->rotate_refresh_token("r-s1", 160, token("a3"), token("r3"));
+  auto reused = store_->rotate_refresh_token("r-s1", 160, token("a3"), token("r3"), 5000);
   ASSERT_TRUE(reused);
   EXPECT_EQ(reused->outcome, RotateOutcome::reuse_detected);
-  auto newest = store_->rotate_refresh_token("r2", 170, token("a4"), token("r4"));
+  auto newest = store_->rotate_refresh_token("r2", 170, token("a4"), token("r4"), 5000);
   EXPECT_EQ(newest->outcome, RotateOutcome::invalid);
-  EXPECT_EQ(store_->rotate_refresh_token("unknown", 170, token("a5"), token("r5"))->outcome, RotateOutcome::invalid);
+  EXPECT_EQ(store_->rotate_refresh_token("unknown", 170, token("a5"), token("r5"), 5000)->outcome, RotateOutcome::invalid);
 }
 
 TEST_P(StoreConformance, ExpiredRefreshTokensDoNotRotate) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   open_session();
-  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 1000, token("a2"), token("r2"))->outcome, RotateOutcome::invalid);
+  EXPECT_EQ(store_->rotate_refresh_token("r-s1", 1000, token("a2"), token("r2"), 5000)->outcome, RotateOutcome::invalid);
 }
 
 TEST_P(StoreConformance, ConcurrentRotationHasOneWinner) {
@@ -198,7 +198,7 @@ TEST_P(StoreConformance, ConcurrentRotationHasOneWinner) {
   for (int i = 0; i < 12; ++i)
     threads.emplace_back([&, i] {
       auto r = store_->rotate_refresh_token("r-s1", 150, token("a-new-" + std::to_string(i)),
-                                            token("r-new-" + std::to_string(i)));
+                                            token("r-new-" + std::to_string(i)), 5000);
       if (!r) ++failed;
       else if (r->outcome == RotateOutcome::rotated) ++rotated;
       else ++refused;  // reuse_detected, then invalid once the family is revoked
@@ -214,10 +214,38 @@ TEST_P(StoreConformance, RevokesAllButOneSessionOfAUser) {
   open_session("s1");
   open_session("s2");
   open_session("s3");
-  EXPECT_EQ(store_->revoke_user_sessions("u1", "s2", 200).value(), 2);
+  EXPECT_EQ(store_->revoke_user_sessions("u1", "s2", 200, 5000).value(), 2);
   EXPECT_TRUE(store_->find_access_token("a-s1").value()->session_revoked);
   EXPECT_FALSE(store_->find_access_token("a-s2").value()->session_revoked);
-  EXPECT_EQ(store_->revoke_user_sessions("u1", "", 200).value(), 1);
+  EXPECT_EQ(store_->revoke_user_sessions("u1", "", 200, 5000).value(), 1);
+}
+
+TEST_P(StoreConformance, RevocationsAndUserChangesAreFollowedInOrder) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  open_session("s1");
+  open_session("s2");
+  const std::int64_t start = store_->last_change_seq().value();
+  ASSERT_TRUE(store_->revoke_session("s1", 150, 5000));
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.disabled = true, .revoke_sessions_except = "",
+                                                    .revoked_until = 6000, .updated_at = 160}));
+  auto revoked = store_->revocations_since(0, 200);
+  ASSERT_TRUE(revoked);
+  ASSERT_EQ(revoked->size(), 2u);
+  EXPECT_EQ((*revoked)[0].value, "s1");
+  EXPECT_EQ((*revoked)[1].value, "s2");
+  EXPECT_EQ((*revoked)[1].expires_at, 6000);
+  EXPECT_EQ(store_->revocations_since((*revoked)[0].seq, 200)->size(), 1u);
+  EXPECT_TRUE(store_->revocations_since(0, 6000)->empty()) << "expired revocations are not reported";
+  auto changes = store_->changes_since(start);
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].ref, "u1");
+  ASSERT_TRUE(store_->delete_user("u1"));
+  EXPECT_EQ(store_->changes_since((*changes)[0].seq)->size(), 1u);
+  ASSERT_TRUE(store_->add_revocation("jti", "j1", 7000));
+  ASSERT_TRUE(store_->add_revocation("jti", "j1", 6500));  // idempotent, keeps the later expiry
+  auto jti = store_->revocations_since((*revoked)[1].seq, 200);
+  ASSERT_EQ(jti->size(), 1u);
+  EXPECT_EQ(jti->back().expires_at, 7000);
 }
 
 TEST_P(StoreConformance, DeletingAUserDeletesItsSessionsAndTokens) {
@@ -233,6 +261,8 @@ TEST_P(StoreConformance, PurgesExpiredTokens) {
   open_session();
   EXPECT_EQ(store_->purge_expired(999).value(), 0);
   EXPECT_EQ(store_->purge_expired(1000).value(), 3);  // both tokens, then the empty session
+  ASSERT_TRUE(store_->add_revocation("sid", "s1", 1500));
+  EXPECT_EQ(store_->purge_expired(1500).value(), 1);  // the revocation outlived by every token
   EXPECT_FALSE(store_->find_access_token("a-s1").value().has_value());
 }
 

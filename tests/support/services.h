@@ -7,11 +7,16 @@
 
 #include "accounts/accounts.h"
 #include "audit/audit.h"
+#include "authz/permissions.h"
 #include "authn/authenticator.h"
 #include "crypto/password.h"
 #include "support/fake_clock.h"
 #include "support/memory_sink.h"
 #include "support/temp_store.h"
+#include "accounts/user_cache.h"
+#include "authn/change_feed.h"
+#include "tokens/access_tokens.h"
+#include "tokens/denylist.h"
 #include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
 
@@ -28,9 +33,33 @@ struct ServiceGraph {
   crypto::PasswordHasher hasher{kFastArgon2};
   tokens::SessionTokens sessions{*temp.store, audit, clock, tokens::TokenSettings{}};
   accounts::Accounts accounts{*temp.store, sessions, audit, hasher, clock, accounts::AccountSettings{}};
-  authn::Authenticator authenticator{accounts, sessions, audit, clock, authn::AuthnSettings{}};
-  // Not loaded here: generating an RSA key costs ~0.1 s; tests that need keys call load().
+  // Not loaded here: generating an RSA key costs ~0.1 s; tests that need keys call use_jwt().
   tokens::KeyRing keyring{*temp.store, clock, tokens::KeyRingSettings{}};
+  accounts::UserCache users{*temp.store};
+  tokens::Denylist denylist;
+  tokens::AccessTokens access_tokens{keyring, denylist, clock,
+                                     tokens::AccessTokenSettings{.issuer = "http://gatehouse.test"}};
+  authn::ChangeFeed feed{*temp.store, denylist, users, clock};
+  authn::Authenticator authenticator{accounts, users, sessions, access_tokens, audit, clock, authn::AuthnSettings{}};
+
+  ServiceGraph() {
+    if (!feed.start()) throw std::runtime_error("change feed");
+    sessions.set_change_hook([this] { (void)feed.sync(); });
+  }
+
+  // Switches logins and refreshes to JWT access tokens, as `tokens.format = "jwt"` does.
+  void use_jwt() {
+    if (!keyring.load()) throw std::runtime_error("keyring");
+    sessions.set_minter([this](const std::string& user_id, const std::string& sid) -> std::optional<std::string> {
+      auto user = users.get(user_id);
+      if (!user || !*user) return std::nullopt;
+      std::string scope;
+      for (const auto& p : authz::permissions_for((*user)->roles)) scope += (scope.empty() ? "" : " ") + p;
+      return access_tokens.issue(tokens::AccessClaims{.sub = user_id, .sid = sid, .jti = {}, .client_id = "gatehouse",
+                                                      .username = (*user)->username, .scope = scope,
+                                                      .roles = (*user)->roles});
+    });
+  }
 
   store::Store& store() { return *temp.store; }
 

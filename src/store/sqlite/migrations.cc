@@ -78,6 +78,26 @@ CREATE TABLE revocations (
   PRIMARY KEY (kind, value)
 );
 )sql"},
+      {3, R"sql(
+-- Revocations get a sequence so every node can follow them; nothing used the table yet.
+DROP TABLE revocations;
+CREATE TABLE revocations (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind       TEXT NOT NULL,               -- 'jti' or 'sid'
+  value      TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,            -- the last token it could affect has expired
+  UNIQUE (kind, value)
+);
+CREATE INDEX revocations_by_expiry ON revocations(expires_at);
+-- Users whose record changed (any process, any node): caches drop their copy.
+CREATE TABLE changes (
+  seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  ref  TEXT NOT NULL,
+  at   INTEGER NOT NULL
+);
+CREATE INDEX changes_by_time ON changes(at);
+)sql"},
   };
   return list;
 }

@@ -271,20 +271,21 @@ class SqliteStore final : public Store {
       if (!*user) return fail(StoreErrc::not_found, "no such user");
       if (!changed) return fail(StoreErrc::precondition_failed, "password hash changed meanwhile");
       if (ch.revoke_sessions_except) {
-        auto revoked = revoke_user_sessions_on(c, id, *ch.revoke_sessions_except, ch.updated_at);
+        auto revoked = revoke_user_sessions_on(c, id, *ch.revoke_sessions_except, ch.updated_at, ch.revoked_until);
         if (!revoked) return tl::unexpected(revoked.error());
       }
+      if (auto noted = record_change(c, "user", id, ch.updated_at); !noted) return tl::unexpected(noted.error());
       return std::move(**user);
     });
   }
 
   StoreResult<void> delete_user(const std::string& id) override {
-    return with_connection([&](Connection& c) -> StoreResult<void> {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
       auto s = c.prepare("DELETE FROM users WHERE id = ?");
       if (!s) return tl::unexpected(s.error());
       if (int rc = s->bind(1, id).step(); rc != SQLITE_DONE) return c.error(rc);
       if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such user");
-      return {};
+      return record_change(c, "user", id, 0);
     });
   }
 
@@ -298,7 +299,7 @@ class SqliteStore final : public Store {
   }
 
   // ---- sessions and tokens ----
-  StoreResult<void> create_session(const SessionRecord& session, const TokenRecord& access,
+  StoreResult<void> create_session(const SessionRecord& session, const std::optional<TokenRecord>& access,
                                    const TokenRecord& refresh, const std::string& verified_password_hash) override {
     return in_transaction([&](Connection& c) -> StoreResult<void> {
       auto user = find_user_on(c, session.user_id);
@@ -309,8 +310,9 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       s->bind(1, session.id).bind(2, session.user_id).bind(3, session.client_id).bind(4, session.created_at);
       if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
-      auto a = insert_token(c, "access_tokens", access);
-      if (!a) return a;
+      if (access) {
+        if (auto a = insert_token(c, "access_tokens", *access); !a) return a;
+      }
       return insert_token(c, "refresh_tokens", refresh);
     });
   }
@@ -341,7 +343,8 @@ class SqliteStore final : public Store {
   }
 
   StoreResult<RotateResult> rotate_refresh_token(const std::string& refresh_digest, std::int64_t now,
-                                                 TokenRecord new_access, TokenRecord new_refresh) override {
+                                                 std::optional<TokenRecord> new_access, TokenRecord new_refresh,
+                                                 std::int64_t revoked_until) override {
     return in_transaction([&](Connection& c) -> StoreResult<RotateResult> {
       auto s = c.prepare(
           "SELECT r.session_id, r.user_id, r.expires_at, r.spent_at IS NOT NULL, "
@@ -360,7 +363,7 @@ class SqliteStore final : public Store {
       if (spent) {
         // RFC 9700 §4.14.2: a spent refresh token presented again means it leaked; the
         // whole family (this session) is revoked, including the newest token.
-        auto ok = revoke_session_on(c, result.session_id, now);
+        auto ok = revoke_session_on(c, result.session_id, now, revoked_until);
         if (!ok) return tl::unexpected(ok.error());
         result.outcome = RotateOutcome::reuse_detected;
         return result;
@@ -368,10 +371,13 @@ class SqliteStore final : public Store {
       auto spend = c.prepare("UPDATE refresh_tokens SET spent_at = ? WHERE digest = ? AND spent_at IS NULL");
       if (!spend) return tl::unexpected(spend.error());
       if (int urc = spend->bind(1, now).bind(2, refresh_digest).step(); urc != SQLITE_DONE) return c.error(urc);
-      new_access.session_id = new_refresh.session_id = result.session_id;
-      new_access.user_id = new_refresh.user_id = result.user_id;
-      auto a = insert_token(c, "access_tokens", new_access);
-      if (!a) return tl::unexpected(a.error());
+      new_refresh.session_id = result.session_id;
+      new_refresh.user_id = result.user_id;
+      if (new_access) {
+        new_access->session_id = result.session_id;
+        new_access->user_id = result.user_id;
+        if (auto a = insert_token(c, "access_tokens", *new_access); !a) return tl::unexpected(a.error());
+      }
       auto r = insert_token(c, "refresh_tokens", new_refresh);
       if (!r) return tl::unexpected(r.error());
       result.outcome = RotateOutcome::rotated;
@@ -379,19 +385,23 @@ class SqliteStore final : public Store {
     });
   }
 
-  StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now) override {
-    return with_connection([&](Connection& c) { return revoke_session_on(c, session_id, now); });
+  StoreResult<void> revoke_session(const std::string& session_id, std::int64_t now,
+                                   std::int64_t revoked_until) override {
+    return in_transaction([&](Connection& c) { return revoke_session_on(c, session_id, now, revoked_until); });
   }
 
   StoreResult<int> revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
-                                        std::int64_t now) override {
-    return with_connection([&](Connection& c) { return revoke_user_sessions_on(c, user_id, keep_session_id, now); });
+                                        std::int64_t now, std::int64_t revoked_until) override {
+    return in_transaction(
+        [&](Connection& c) { return revoke_user_sessions_on(c, user_id, keep_session_id, now, revoked_until); });
   }
 
   StoreResult<int> purge_expired(std::int64_t now) override {
     return in_transaction([&](Connection& c) -> StoreResult<int> {
       int removed = 0;
-      for (const char* sql : {"DELETE FROM access_tokens WHERE expires_at <= ?",
+      for (const char* sql : {"DELETE FROM revocations WHERE expires_at <= ?",
+                              "DELETE FROM changes WHERE at <= ? - 86400",
+                              "DELETE FROM access_tokens WHERE expires_at <= ?",
                               "DELETE FROM refresh_tokens WHERE expires_at <= ?",
                               "DELETE FROM sessions WHERE created_at <= ? AND NOT EXISTS (SELECT 1 FROM "
                               "refresh_tokens r WHERE r.session_id = sessions.id) AND NOT EXISTS (SELECT 1 FROM "
@@ -446,6 +456,49 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       if (int rc = s->bind(1, time).step(); rc != SQLITE_DONE) return c.error(rc);
       return sqlite3_changes(c.db());
+    });
+  }
+
+  // ---- changes ----
+  StoreResult<void> add_revocation(const std::string& kind, const std::string& value,
+                                   std::int64_t expires_at) override {
+    return with_connection([&](Connection& c) { return add_revocation_on(c, kind, value, expires_at); });
+  }
+
+  StoreResult<std::vector<Revocation>> revocations_since(std::int64_t after, std::int64_t now) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<Revocation>> {
+      auto s = c.prepare(
+          "SELECT seq, kind, value, expires_at FROM revocations WHERE seq > ? AND expires_at > ? ORDER BY seq");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, after).bind(2, now);
+      std::vector<Revocation> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW)
+        out.push_back(Revocation{.seq = s->integer(0), .kind = s->text(1), .value = s->text(2), .expires_at = s->integer(3)});
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<std::vector<Change>> changes_since(std::int64_t after) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<Change>> {
+      auto s = c.prepare("SELECT seq, kind, ref FROM changes WHERE seq > ? ORDER BY seq");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, after);
+      std::vector<Change> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) out.push_back(Change{.seq = s->integer(0), .kind = s->text(1), .ref = s->text(2)});
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<std::int64_t> last_change_seq() override {
+    return with_connection([&](Connection& c) -> StoreResult<std::int64_t> {
+      auto s = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM changes");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->step(); rc != SQLITE_ROW) return c.error(rc);
+      return s->integer(0);
     });
   }
 
@@ -563,7 +616,15 @@ class SqliteStore final : public Store {
   }
 
   static StoreResult<int> revoke_user_sessions_on(Connection& c, const std::string& user_id,
-                                                  const std::string& keep_session_id, std::int64_t now) {
+                                                  const std::string& keep_session_id, std::int64_t now,
+                                                  std::int64_t revoked_until) {
+    auto deny = c.prepare(
+        "INSERT INTO revocations (kind, value, expires_at) SELECT 'sid', id, ? FROM sessions "
+        "WHERE user_id = ? AND id <> ? AND revoked_at IS NULL "
+        "ON CONFLICT (kind, value) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
+    if (!deny) return tl::unexpected(deny.error());
+    if (int rc = deny->bind(1, revoked_until).bind(2, user_id).bind(3, keep_session_id).step(); rc != SQLITE_DONE)
+      return c.error(rc);
     auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL");
     if (!s) return tl::unexpected(s.error());
     if (int rc = s->bind(1, now).bind(2, user_id).bind(3, keep_session_id).step(); rc != SQLITE_DONE)
@@ -603,7 +664,27 @@ class SqliteStore final : public Store {
                        .created_at = s.integer(3), .expires_at = s.integer(4)};
   }
 
-  static StoreResult<void> revoke_session_on(Connection& c, const std::string& session_id, std::int64_t now) {
+  static StoreResult<void> add_revocation_on(Connection& c, const std::string& kind, const std::string& value,
+                                             std::int64_t expires_at) {
+    auto s = c.prepare(
+        "INSERT INTO revocations (kind, value, expires_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (kind, value) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
+    if (!s) return tl::unexpected(s.error());
+    if (int rc = s->bind(1, kind).bind(2, value).bind(3, expires_at).step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
+  }
+
+  static StoreResult<void> record_change(Connection& c, const std::string& kind, const std::string& ref,
+                                         std::int64_t at) {
+    auto s = c.prepare("INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)");
+    if (!s) return tl::unexpected(s.error());
+    if (int rc = s->bind(1, kind).bind(2, ref).bind(3, at).step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
+  }
+
+  static StoreResult<void> revoke_session_on(Connection& c, const std::string& session_id, std::int64_t now,
+                                             std::int64_t revoked_until) {
+    if (auto denied = add_revocation_on(c, "sid", session_id, revoked_until); !denied) return denied;
     auto s = c.prepare("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
     if (!s) return tl::unexpected(s.error());
     if (int rc = s->bind(1, now).bind(2, session_id).step(); rc != SQLITE_DONE) return c.error(rc);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "authz/permissions.h"
 #include "core/base64.h"
 #include "support/services.h"
 
@@ -81,6 +82,40 @@ TEST(Authenticator, CachedBasicStillSeesDisableDeleteAndPasswordChange) {
   EXPECT_FALSE(g.authenticator.authenticate(basic("alice", "password-2"), {}));
 }
 
+TEST(Authenticator, JwtAccessTokensVerifyFromMemoryAndDieWithTheirSession) {
+  ServiceGraph g;
+  g.use_jwt();
+  auto user = g.add_user("alice", "password-1");
+  auto session = g.accounts.login("alice", "password-1", {});
+  ASSERT_TRUE(session);
+  ASSERT_TRUE(tokens::looks_like_jwt(session->second.access_token));
+  auto p = g.authenticator.authenticate(bearer(session->second.access_token), {});
+  ASSERT_TRUE(p) << p.error().description;
+  EXPECT_EQ(p->method, Method::jwt);
+  EXPECT_EQ(p->user_id, user.id);
+  EXPECT_EQ(p->session_id, session->second.session_id);
+  EXPECT_EQ(p->client_id, "gatehouse");
+  ASSERT_TRUE(g.sessions.end_session(session->second.session_id));
+  auto after = g.authenticator.authenticate(bearer(session->second.access_token), {});
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, AuthnErrc::invalid_token);
+}
+
+TEST(Authenticator, JwtOfADisabledOrDemotedUserIsRefusedOrNarrowed) {
+  ServiceGraph g;
+  g.use_jwt();
+  auto user = g.add_user("root", "password-1", {"admin"});
+  auto session = g.accounts.login("root", "password-1", {});
+  ASSERT_TRUE(g.accounts.update(user.id, accounts::UserPatch{.roles = std::vector<std::string>{"user"}}, {}));
+  auto demoted = g.authenticator.authenticate(bearer(session->second.access_token), {});
+  ASSERT_TRUE(demoted);
+  EXPECT_FALSE(authz::has_permission(demoted->permissions, "users:read")) << "a removed role is gone at once";
+  // Another process disables the user: the change feed carries it to this node.
+  ASSERT_TRUE(g.store().update_user(user.id, store::UserChanges{.disabled = true, .updated_at = 1}));
+  ASSERT_TRUE(g.feed.sync());
+  EXPECT_FALSE(g.authenticator.authenticate(bearer(session->second.access_token), {}));
+}
+
 TEST(Authenticator, DisabledUsersBearerTokensFail) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
@@ -88,13 +123,15 @@ TEST(Authenticator, DisabledUsersBearerTokensFail) {
   // Flip the flag in the store directly, as another node would: sessions are not revoked,
   // yet the user check still refuses the token.
   ASSERT_TRUE(g.store().update_user(user.id, store::UserChanges{.disabled = true, .updated_at = 1}));
+  ASSERT_TRUE(g.feed.sync());
   EXPECT_FALSE(g.authenticator.authenticate(bearer(session->second.access_token), {}));
 }
 
 TEST(Authenticator, BasicCanBeSwitchedOff) {
   ServiceGraph g;
   g.add_user("alice", "password-1");
-  Authenticator no_basic(g.accounts, g.sessions, g.audit, g.clock, AuthnSettings{.basic_enabled = false});
+  Authenticator no_basic(g.accounts, g.users, g.sessions, g.access_tokens, g.audit, g.clock,
+                         AuthnSettings{.basic_enabled = false});
   EXPECT_FALSE(no_basic.authenticate(basic("alice", "password-1"), {}));
 }
 

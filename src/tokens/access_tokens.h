@@ -1,0 +1,61 @@
+// tokens/access_tokens.h: RFC 9068 JWT access tokens. Issued with the key ring's current key
+// for the configured algorithm; verified from memory only: key ring, denylist, clock.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "tokens/denylist.h"
+#include "tokens/keyring.h"
+
+namespace gatehouse::tokens {
+
+struct AccessClaims {
+  std::string sub{};
+  std::string sid{};
+  std::string jti{};
+  std::string client_id{};
+  std::string username{};
+  std::string scope{};  // space-separated
+  std::vector<std::string> roles{};
+  std::int64_t exp{0};
+  std::int64_t iat{0};
+};
+
+struct AccessTokenSettings {
+  std::string issuer{};
+  std::string audience{};  // empty: the issuer
+  std::chrono::seconds ttl{3600};
+  std::chrono::seconds leeway{30};
+};
+
+struct AccessTokenError {
+  std::string description{};  // safe to send: says which check failed, never echoes the token
+};
+
+class AccessTokens {
+ public:
+  AccessTokens(const KeyRing& keys, const Denylist& denylist, const Clock& clock, AccessTokenSettings settings);
+
+  // The issuer is only known once the server has bound its port.
+  void set_issuer(std::string issuer);
+  std::string issue(const AccessClaims& claims) const;
+  Result<AccessClaims, AccessTokenError> verify(std::string_view token) const;
+  const AccessTokenSettings& settings() const { return settings_; }
+
+ private:
+  const std::string& audience() const { return settings_.audience.empty() ? settings_.issuer : settings_.audience; }
+
+  const KeyRing& keys_;
+  const Denylist& denylist_;
+  const Clock& clock_;
+  AccessTokenSettings settings_;
+};
+
+// Looks like a compact JWS (two dots); cheap, no decoding.
+bool looks_like_jwt(std::string_view token);
+
+}  // namespace gatehouse::tokens
