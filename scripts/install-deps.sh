@@ -13,7 +13,7 @@ packages=(
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and load generation
-  python3 python3-requests python3-pytest python3-jwt
+  python3 python3-requests python3-pytest python3-jwt python3-cryptography
   wrk nginx-light curl
 )
 

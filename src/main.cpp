@@ -59,7 +59,17 @@ int main(int argc, char** argv) {
   auto* key_rotate = signing_key->add_subcommand("rotate", "make a new key current; the old one keeps verifying");
   key_rotate->add_option("--alg", alg, "RS256, ES256 or EdDSA (default: tokens.signing_alg)");
 
+  auto* token = cli.add_subcommand("token", "inspect access tokens");
+  token->require_subcommand(1);
+  std::string token_text;
+  auto* token_decode = token->add_subcommand("decode", "print a JWT's header and claims (no verification)");
+  token_decode->add_option("token", token_text, "the token, or - to read it from stdin")->required();
+  auto* token_verify = token->add_subcommand("verify", "verify a token against this store's keys (exit 0/1)");
+  token_verify->add_option("token", token_text, "the token, or - to read it from stdin")->required();
+  token_verify->add_option("--issuer", overrides.issuer, "the issuer the server uses (default http://<listen>)");
+
   CLI11_PARSE(cli, argc, argv);
+  if (*token_decode) return cli::token_decode(token_text);
 
   if (*version) {
     std::printf("gatehouse %s\n", kVersion);
@@ -80,5 +90,6 @@ int main(int argc, char** argv) {
   if (*remove) return cli::user_delete(*config, username);
   if (*key_list) return cli::signing_key_list(*config);
   if (*key_rotate) return cli::signing_key_rotate(*config, alg);
+  if (*token_verify) return cli::token_verify(*config, token_text);
   return 2;
 }

@@ -16,6 +16,9 @@ int user_disable(const config::Config& config, const std::string& username, bool
 int user_delete(const config::Config& config, const std::string& username);
 int migrate(const config::Config& config);
 int signing_key_list(const config::Config& config);
+// TOKEN "-" reads it from stdin (keeps it out of `ps` and shell history).
+int token_decode(const std::string& token);
+int token_verify(const config::Config& config, const std::string& token);
 // alg empty: the configured access-token algorithm.
 int signing_key_rotate(const config::Config& config, const std::string& alg);
 
