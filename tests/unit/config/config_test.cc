@@ -103,6 +103,21 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheExpectedForm) {
   EXPECT_NE(syntax.error().find("line 1"), std::string::npos);
 }
 
+TEST_F(ConfigTest, TokenSettingsAreChecked) {
+  auto defaults = load("");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->tokens.format, "jwt");
+  EXPECT_EQ(defaults->tokens.signing_alg, "ES256");
+  EXPECT_FALSE(load("[tokens]\nformat = \"paseto\"\n"));
+  EXPECT_FALSE(load("[tokens]\nsigning_alg = \"none\"\n"));
+  EXPECT_FALSE(load("[tokens]\nsigning_alg = \"HS256\"\n")) << "HS256 needs a secret";
+  EXPECT_FALSE(load("[tokens]\nhs256_secret = \"too-short\"\n"));
+  auto hs = load("[tokens]\nsigning_alg = \"HS256\"\nhs256_secret = \"0123456789abcdef0123456789abcdef\"\n");
+  EXPECT_TRUE(hs) << hs.error();
+  auto short_secret = load("[tokens]\nhs256_secret = \"too-short\"\n");
+  EXPECT_EQ(short_secret.error().find("too-short"), std::string::npos) << "secrets are never echoed";
+}
+
 TEST_F(ConfigTest, NeverEchoesSecretValues) {
   env_["GATEHOUSE_STORAGE_URL"] = "mysql://user:hunter2@db/x";
   auto c = load("");
@@ -152,6 +167,8 @@ TEST(ExampleConfig, ParsesAndEqualsTheDefaults) {
   EXPECT_EQ(example->server.idle_timeout, defaults->server.idle_timeout);
   EXPECT_EQ(example->server.max_body_bytes, defaults->server.max_body_bytes);
   EXPECT_EQ(example->server.max_header_bytes, defaults->server.max_header_bytes);
+  EXPECT_EQ(example->tokens.format, defaults->tokens.format);
+  EXPECT_EQ(example->tokens.signing_alg, defaults->tokens.signing_alg);
   EXPECT_EQ(example->tokens.access_ttl, defaults->tokens.access_ttl);
   EXPECT_EQ(example->tokens.refresh_ttl, defaults->tokens.refresh_ttl);
   EXPECT_EQ(example->tokens.leeway, defaults->tokens.leeway);
