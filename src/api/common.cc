@@ -7,6 +7,7 @@
 
 #include "authz/permissions.h"
 #include "core/time.h"
+#include "tokens/access_tokens.h"
 
 namespace gatehouse::api {
 namespace json_ns = boost::json;
@@ -142,6 +143,22 @@ Result<int, Response> limit_param(const Request& request, int default_limit, int
   if (ec != std::errc{} || end != s.data() + s.size() || value < 1 || value > max_limit)
     return tl::unexpected(bad_request("limit must be an integer from 1 to " + std::to_string(max_limit) + "."));
   return value;
+}
+
+bool carries_only_jwt(const Request& request) {
+  const std::string* authorization = nullptr;
+  for (const auto& h : request.headers) {
+    if (h.name == "authorization") {
+      if (authorization) return false;
+      authorization = &h.value;
+    } else if (h.name == "x-api-key") {
+      return false;
+    }
+  }
+  if (!authorization || authorization->size() < 8 || request.query.find("api_key") != std::string::npos) return false;
+  std::string scheme = authorization->substr(0, 7);
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return scheme == "bearer " && tokens::looks_like_jwt(std::string_view(*authorization).substr(7));
 }
 
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {

@@ -58,6 +58,10 @@ Result<std::optional<std::string>, Response> query_param(const Request& request,
 // ?limit= as an integer in [1, max] (default when absent), or a 400.
 Result<int, Response> limit_param(const Request& request, int default_limit, int max_limit);
 
+// True when the request's only credential is a JWT bearer token: authenticating it reads
+// memory only (key ring, denylist, user cache), so a store-free handler may run inline.
+bool carries_only_jwt(const Request& request);
+
 // Authentication and authorization of the caller: the principal, or the 400/401/403/503.
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request);
 Result<authn::Principal, Response> authorize(Services& services, const Request& request,

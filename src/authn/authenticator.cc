@@ -75,7 +75,7 @@ Result<Principal, AuthnError> Authenticator::authenticate(const Presented& prese
 Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
   auto claims = access_tokens_.verify(token);
   if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);
-  auto principal = principal_for(claims->sub, Method::jwt, claims->sid, &claims->scope);
+  auto principal = principal_for(claims->sub, Method::jwt, claims->sid, claims->has_scope ? &claims->scope : nullptr);
   if (!principal) {
     principal.error().bearer_presented = true;
     return principal;

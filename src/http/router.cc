@@ -23,12 +23,14 @@ bool is_param(const std::string& segment) {
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Execution execution, Handler handler) {
+void Router::add(std::string method, std::string pattern, Execution execution, Handler handler,
+                 InlinePredicate inline_when) {
   if (pattern.empty() || pattern.front() != '/') throw std::logic_error("route pattern must start with '/': " + pattern);
   for (const auto& r : routes_)
     if (r.method == method && r.pattern == pattern) throw std::logic_error("duplicate route " + method + " " + pattern);
   auto segments = split_path(pattern);
-  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), execution, std::move(handler)});
+  routes_.push_back(Route{std::move(method), std::move(pattern), std::move(segments), execution, std::move(handler),
+                          std::move(inline_when)});
 }
 
 RouteMatch Router::match(Request& request) const {

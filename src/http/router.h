@@ -18,12 +18,17 @@ enum class Execution {
   hashing_pool,    // argon2id on every call: login, password changes, user creation
 };
 
+// For a route that normally blocks, says when a particular request will not: it may then run
+// on the network thread and skip two thread hops (e.g. a JWT bearer on a store-free route).
+using InlinePredicate = std::function<bool(const Request&)>;
+
 struct Route {
   std::string method;
   std::string pattern;
   std::vector<std::string> segments;
   Execution execution{Execution::blocking_pool};
   Handler handler;
+  InlinePredicate inline_when{};
 };
 
 struct RouteMatch {
@@ -34,7 +39,8 @@ struct RouteMatch {
 
 class Router {
  public:
-  void add(std::string method, std::string pattern, Execution execution, Handler handler);
+  void add(std::string method, std::string pattern, Execution execution, Handler handler,
+           InlinePredicate inline_when = {});
   // Fills request.params on a match.
   RouteMatch match(Request& request) const;
 

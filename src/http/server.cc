@@ -144,7 +144,8 @@ struct Server::Impl {
       co_return error_response(404, "not_found", "No such endpoint.");
     }
     const Route& route = *match.route;
-    if (route.execution == Execution::network_thread) co_return invoke(route, req);
+    if (route.execution == Execution::network_thread || (route.inline_when && route.inline_when(req)))
+      co_return invoke(route, req);
     asio::io_context& target = route.execution == Execution::hashing_pool ? hashing : pool;
     co_return co_await asio::co_spawn(
         target, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);

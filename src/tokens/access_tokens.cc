@@ -147,6 +147,7 @@ Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view tok
       if (!as_string(claims.sid)) return fail("The sid claim must be a string.");
     } else if (name == "scope") {
       if (!as_string(claims.scope)) return fail("The scope claim must be a string.");
+      claims.has_scope = true;
     } else if (name == "client_id") {
       if (!as_string(claims.client_id)) return fail("The client_id claim must be a string.");
     } else if (name == "username") {

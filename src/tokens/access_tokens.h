@@ -20,6 +20,7 @@ struct AccessClaims {
   std::string client_id{};
   std::string username{};
   std::string scope{};  // space-separated
+  bool has_scope{false};  // absent: the owner's permissions, not narrowed
   std::vector<std::string> roles{};
   std::int64_t exp{0};
   std::int64_t iat{0};

@@ -156,6 +156,23 @@ TEST_F(ApiTest, PublishesTheJwksAndRotatesKeysForAdminsOnly) {
   EXPECT_TRUE(g_.audited("signing_key.rotated"));
 }
 
+TEST_F(ApiTest, OnlyLoneJwtBearersMayRunInline) {
+  const auto req = [](std::vector<http::Header> headers, std::string query = {}) {
+    http::Request r;
+    r.headers = std::move(headers);
+    r.query = std::move(query);
+    return r;
+  };
+  EXPECT_TRUE(carries_only_jwt(req({{"authorization", "Bearer aaa.bbb.ccc"}})));
+  EXPECT_TRUE(carries_only_jwt(req({{"authorization", "bearer aaa.bbb.ccc"}})));
+  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer gat_opaque"}})));
+  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Basic YTpi"}})));
+  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}, {"x-api-key", "k"}})));
+  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}, {"authorization", "Bearer d.e.f"}})));
+  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}}, "api_key=x")));
+  EXPECT_FALSE(carries_only_jwt(req({})));
+}
+
 TEST_F(ApiTest, HealthAndReadiness) {
   EXPECT_EQ(call("GET", "/healthz").body, R"({"status":"ok"})");
   EXPECT_EQ(call("GET", "/readyz").status, 200);

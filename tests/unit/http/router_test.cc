@@ -46,6 +46,19 @@ TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
   EXPECT_EQ(router.match(deeper).status, 404);
 }
 
+TEST(Router, KeepsTheInlinePredicate) {
+  Router router;
+  router.add("GET", "/me", Execution::blocking_pool, named("me"),
+             [](const Request& r) { return r.header("authorization") != nullptr; });
+  auto with = request("GET", "/me");
+  with.headers.push_back({"authorization", "Bearer x.y.z"});
+  auto m = router.match(with);
+  ASSERT_NE(m.route, nullptr);
+  ASSERT_TRUE(m.route->inline_when);
+  EXPECT_TRUE(m.route->inline_when(with));
+  EXPECT_FALSE(m.route->inline_when(request("GET", "/me")));
+}
+
 TEST(Router, RefusesDuplicateRoutes) {
   Router router;
   router.add("GET", "/a", Execution::network_thread, named("a"));

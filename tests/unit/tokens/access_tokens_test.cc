@@ -52,6 +52,10 @@ TEST_F(AccessTokensTest, IssuedTokensVerifyWithTheirClaims) {
   EXPECT_EQ(verified->sid, "s1");
   EXPECT_EQ(verified->jti, "j1");
   EXPECT_EQ(verified->scope, "profile:read");
+  EXPECT_TRUE(verified->has_scope);
+  auto unscoped = tokens_.verify(hs256(payload()));
+  ASSERT_TRUE(unscoped);
+  EXPECT_FALSE(unscoped->has_scope) << "no scope claim: the owner's permissions, not none";
   EXPECT_EQ(verified->client_id, "gatehouse");
   EXPECT_EQ(verified->exp, clock_.now_unix() + 300);
 }
