@@ -21,7 +21,7 @@ constexpr std::chrono::minutes kPurgeEvery{10};
 // Revocations and user changes made by other processes or nodes are honoured this fast.
 constexpr std::chrono::milliseconds kFeedEvery{250};
 // Signing keys rotated by another process (the CLI, another node) are picked up this fast.
-constexpr std::chrono::seconds kKeyReloadEvery{5};
+constexpr std::chrono::seconds kKeyReloadEvery = tokens::kKeyReloadInterval;
 
 int threads_or_cores(int configured) {
   if (configured > 0) return configured;
@@ -119,7 +119,7 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
       *app->store_, app->clock_,
       tokens::KeyRingSettings{.access_alg = *tokens::parse_alg(config.tokens.signing_alg),
                               .hs256_secret = config.tokens.hs256_secret,
-                              .retired_key_lifetime = horizon});
+                              .retired_key_lifetime = horizon + tokens::kKeyReloadInterval});
   if (auto loaded = app->keyring_->load(); !loaded) return tl::unexpected("signing keys: " + loaded.error());
   app->users_ = std::make_unique<accounts::UserCache>(*app->store_);
   app->access_tokens_ = std::make_unique<tokens::AccessTokens>(

@@ -20,6 +20,9 @@
 
 namespace gatehouse::tokens {
 
+// Every process re-reads the keys this often, so a rotation elsewhere reaches it within this.
+inline constexpr std::chrono::seconds kKeyReloadInterval{5};
+
 struct KeyRingSettings {
   // The access-token algorithm (tokens.signing_alg). An RS256 key always exists besides,
   // for ID tokens.
@@ -27,8 +30,9 @@ struct KeyRingSettings {
   // tokens.hs256_secret; empty = no HS256. Never published in the JWKS.
   std::string hs256_secret{};
   // How long a retired key keeps verifying: the longest lifetime of a token it signed
-  // (access TTL + leeway).
-  std::chrono::seconds retired_key_lifetime{3600 + 30};
+  // (access TTL + leeway), plus kKeyReloadInterval, during which servers that have not yet
+  // reloaded may still sign with it.
+  std::chrono::seconds retired_key_lifetime{3600 + 30 + kKeyReloadInterval.count()};
 };
 
 struct KeyInfo {

@@ -581,3 +581,53 @@ def kill_leftovers() -> None:
 def random_base62(n: int) -> str:
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     return "".join(_secrets.choice(alphabet) for _ in range(n))
+
+
+# --------------------------------------------------------------------------------------
+# JWT helpers (test_jwt_*.py): unpadded base64url, compact JWS assembly, the JWKS
+# --------------------------------------------------------------------------------------
+
+def b64url(data) -> str:
+    """Unpadded base64url of bytes (str is UTF-8 encoded first)."""
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_header(token: str) -> dict:
+    return json.loads(b64url_decode(token.split(".")[0]))
+
+
+def jwt_claims(token: str) -> dict:
+    return json.loads(b64url_decode(token.split(".")[1]))
+
+
+def compact_jws(header, payload, signature: bytes = b"") -> str:
+    """header/payload: a dict (compact JSON) or the exact JSON text (str/bytes) to encode."""
+    def text(part):
+        if isinstance(part, dict):
+            return json.dumps(part, separators=(",", ":"))
+        return part
+    return f"{b64url(text(header))}.{b64url(text(payload))}.{b64url(signature)}"
+
+
+def hs256_sign(secret, signing_input: str) -> bytes:
+    import hashlib
+    import hmac
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest()
+
+
+def jwks_of(server) -> dict:
+    r = requests.get(server.url + "/.well-known/jwks.json", timeout=10)
+    assert r.status_code == 200, f"GET /.well-known/jwks.json: {r.status_code} {r.text[:300]}"
+    return r.json()
+
+
+def jwks_kids(server) -> set:
+    return {k["kid"] for k in jwks_of(server)["keys"]}
