@@ -8,11 +8,12 @@
 #   c. /healthz p99 latency while a login storm saturates the hashing pool (paced probe and wrk)
 #   d. GET /users/me with an opaque bearer token, req/s, next to nginx returning a static 200
 #   e. a summary table on stdout; also written as markdown to $BENCH_OUT when that is set
+#   f. then bench/jws.sh (JWS sign/verify rates, issue 3; its own table), unless BENCH_JWS=0
 #
 # All load goes to 127.0.0.1 and is bounded in time. Everything lives in one mktemp dir,
 # removed at exit (BENCH_KEEP_TMP=1 keeps it). Only processes started here are stopped, by PID.
 #
-# Knobs (environment): BENCH_OUT, BENCH_KEEP_TMP, BENCH_DURATION (s, default 10),
+# Knobs (environment): BENCH_OUT, BENCH_KEEP_TMP, BENCH_JWS, BENCH_DURATION (s, default 10),
 # BENCH_STARTUP_RUNS (default 10), BENCH_ARGON2_THREADS (default 2), BENCH_PROBE_RATE (paced
 # /healthz probe, req/s, default 200), and the server's own
 # GATEHOUSE_SERVER_THREADS / _BLOCKING_THREADS / _HASHING_THREADS (passed through unchanged).
@@ -318,4 +319,7 @@ put loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 "$PY" "$HELPER" report "$RESULTS" "${BENCH_OUT:-}"
 [[ -n ${BENCH_OUT:-} ]] && log "markdown summary written to $BENCH_OUT"
+
+# --- f. JWS sign/verify rates (issue 3): a separate script, skipped with BENCH_JWS=0 -----------
+[ "${BENCH_JWS:-1}" = 1 ] && "$BENCH_DIR/jws.sh" "$BUILD_DIR"
 exit 0

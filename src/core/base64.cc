@@ -46,25 +46,36 @@ std::string encode(std::string_view in, std::string_view alphabet, bool pad) {
   return out;
 }
 
-// Decodes unpadded characters; `text` holds no '='.
+// Decodes unpadded characters; `text` holds no '='. Works in blocks of four characters
+// into a buffer sized once: tokens are decoded on every request.
 std::optional<std::string> decode(std::string_view text, const std::array<std::int8_t, 256>& table) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const std::int8_t v = table[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+  const std::size_t n = text.size();
+  const std::size_t rest = n % 4;
+  if (rest == 1) return std::nullopt;
+  std::string out(n / 4 * 3 + (rest ? rest - 1 : 0), '\0');
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const int a = table[in[i]], b = table[in[i + 1]], c = table[in[i + 2]], d = table[in[i + 3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const std::uint32_t v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                            (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+    *o++ = static_cast<unsigned char>(v >> 16);
+    *o++ = static_cast<unsigned char>(v >> 8);
+    *o++ = static_cast<unsigned char>(v);
   }
-  // Canonical form: the bits left over in the last character must be zero.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  if (rest == 2) {
+    const int a = table[in[i]], b = table[in[i + 1]];
+    // Canonical form: the 4 bits b carries beyond the last byte must be zero.
+    if ((a | b) < 0 || (b & 0x0F) != 0) return std::nullopt;
+    *o = static_cast<unsigned char>((a << 2) | (b >> 4));
+  } else if (rest == 3) {
+    const int a = table[in[i]], b = table[in[i + 1]], c = table[in[i + 2]];
+    if ((a | b | c) < 0 || (c & 0x03) != 0) return std::nullopt;
+    *o++ = static_cast<unsigned char>((a << 2) | (b >> 4));
+    *o = static_cast<unsigned char>(((b & 0x0F) << 4) | (c >> 2));
+  }
   return out;
 }
 

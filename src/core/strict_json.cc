@@ -1,5 +1,6 @@
 #include "core/strict_json.h"
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <deque>
@@ -79,6 +80,15 @@ std::string unescape_body(std::string_view body) {
   return out;
 }
 
+// Bytes that may appear in a JSON string as they are: printable ASCII other than '"' and '\\'.
+// The scanner skips runs of them with one table lookup a byte.
+constexpr std::array<bool, 256> make_plain_table() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return t;
+}
+constexpr auto kPlain = make_plain_table();
+
 class Scanner {
  public:
   explicit Scanner(std::string_view text) : s_(text) {}
@@ -149,8 +159,12 @@ class Scanner {
   bool string(bool& escaped) {
     escaped = false;
     ++i_;
-    while (i_ < s_.size()) {
-      const unsigned char c = static_cast<unsigned char>(s_[i_]);
+    const std::size_t n = s_.size();
+    const auto* data = reinterpret_cast<const unsigned char*>(s_.data());
+    while (i_ < n) {
+      while (i_ < n && kPlain[data[i_]]) ++i_;
+      if (i_ >= n) return false;
+      const unsigned char c = data[i_];
       if (c == '"') {
         ++i_;
         return true;

@@ -10,6 +10,8 @@
 #include <openssl/rsa.h>
 
 #include <array>
+#include <atomic>
+#include <unordered_map>
 #include <cstring>
 #include <vector>
 
@@ -58,14 +60,54 @@ EVP_MD_CTX* thread_md_ctx() {
   return ctx.get();
 }
 
-// The per-thread context, emptied for a signature verification with a (possibly different)
-// key. Without the reset, OpenSSL 3's EVP_DigestVerifyInit reuses the EVP_PKEY_CTX left from
-// the previous call, which stays bound to the previous key: a signature would be checked
-// against the wrong key.
-EVP_MD_CTX* fresh_verify_ctx() {
+std::atomic<std::uint64_t> g_next_key_id{1};
+
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
+};
+
+// Verification contexts, one per thread and key, initialised once: setting up an OpenSSL 3
+// operation costs several microseconds, a tenth of an RS256 verify. Each context holds its
+// own reference to the key, so it stays valid whatever happens to the JwsKey. A context is
+// never shared between keys: OpenSSL 3 reuses the EVP_PKEY_CTX inside an EVP_MD_CTX on
+// re-initialisation, which with another key would check a signature against the wrong key.
+struct ThreadVerifiers {
+  std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_verifiers;
+  std::unordered_map<std::uint64_t, MdCtxPtr> message_verifiers;
+  static constexpr std::size_t kMaxKeys = 64;  // keys rotate rarely; a bound keeps it small
+};
+
+ThreadVerifiers& thread_verifiers() {
+  thread_local ThreadVerifiers verifiers;
+  return verifiers;
+}
+
+// RS256 and ES256: verifies a SHA-256 digest with a ready EVP_PKEY_CTX.
+EVP_PKEY_CTX* digest_verifier(std::uint64_t key_id, EVP_PKEY* pkey, bool rsa) {
+  auto& cache = thread_verifiers().digest_verifiers;
+  if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+  if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256_md()) != 1) return nullptr;
+  if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
+  return cache.emplace(key_id, std::move(ctx)).first->second.get();
+}
+
+// EdDSA signs the message itself (no pre-hash), so it goes through EVP_DigestVerify with a
+// context kept per key and re-initialised with that same key on each use.
+EVP_MD_CTX* message_verifier(std::uint64_t key_id) {
+  auto& cache = thread_verifiers().message_verifiers;
+  if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
+  if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
+  return cache.emplace(key_id, MdCtxPtr(EVP_MD_CTX_new())).first->second.get();
+}
+
+bool sha256_into(std::string_view data, unsigned char* out) {
   EVP_MD_CTX* ctx = thread_md_ctx();
-  EVP_MD_CTX_reset(ctx);
-  return ctx;
+  unsigned int len = 0;
+  return EVP_DigestInit_ex(ctx, sha256_md(), nullptr) == 1 && EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
+         EVP_DigestFinal_ex(ctx, out, &len) == 1;
 }
 
 bool in_p256_range(const unsigned char* half) {
@@ -112,6 +154,7 @@ std::optional<JwsAlg> parse_alg(std::string_view name) {
 }
 
 struct JwsKey::Impl {
+  std::uint64_t id{g_next_key_id.fetch_add(1)};  // names this key in per-thread caches
   JwsAlg alg{JwsAlg::HS256};
   std::string kid;
   PkeyPtr pkey;           // RS256, ES256, EdDSA
@@ -384,17 +427,22 @@ bool JwsKey::verify(std::string_view input, std::string_view signature) const {
       unsigned char* out = der;
       const int der_len = i2d_ECDSA_SIG(es, &out);
       ECDSA_SIG_free(es);
-      if (der_len <= 0) return false;
-      EVP_MD_CTX* ctx = fresh_verify_ctx();
-      return EVP_DigestVerifyInit(ctx, nullptr, sha256_md(), nullptr, k.pkey.get()) == 1 &&
-             EVP_DigestVerify(ctx, der, static_cast<std::size_t>(der_len),
-                              reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+      unsigned char digest[32];
+      EVP_PKEY_CTX* ctx = digest_verifier(k.id, k.pkey.get(), false);
+      return der_len > 0 && ctx && sha256_into(input, digest) &&
+             EVP_PKEY_verify(ctx, der, static_cast<std::size_t>(der_len), digest, sizeof digest) == 1;
     }
-    case JwsAlg::RS256:
+    case JwsAlg::RS256: {
+      unsigned char digest[32];
+      EVP_PKEY_CTX* ctx = digest_verifier(k.id, k.pkey.get(), true);
+      return ctx && sha256_into(input, digest) &&
+             EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(), digest,
+                             sizeof digest) == 1;
+    }
     case JwsAlg::EdDSA: {
-      EVP_MD_CTX* ctx = fresh_verify_ctx();
-      const EVP_MD* md = k.alg == JwsAlg::EdDSA ? nullptr : sha256_md();
-      return EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, k.pkey.get()) == 1 &&
+      if (signature.size() != 64) return false;
+      EVP_MD_CTX* ctx = message_verifier(k.id);
+      return EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, k.pkey.get()) == 1 &&
              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                               reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
     }
@@ -493,6 +541,7 @@ Result<DecodedJws, JwsError> decode_jws(std::string_view token) {
   if (!strict_json::parse_object(parts->header, members))
     return fail(JwsErrc::malformed, "The JOSE header is not a strict JSON object.");
   DecodedJws out{.parts = std::move(*parts), .header = {}, .claims = {}};
+  out.claims.reserve(16);
   const std::string_view header = out.parts.header;
   for (const auto& m : members) {
     auto name = m.key_escaped ? strict_json::string_value("\"" + std::string(m.raw_key(header)) + "\"").value_or("")
