@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "core/strict_json.h"
+#include "crypto/digest.h"
 
 namespace gatehouse::tokens {
 namespace {
@@ -80,6 +81,32 @@ std::string AccessTokens::issue(const AccessClaims& c) const {
 }
 
 Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view token) const {
+  if (token.size() > kMaxJwsBytes) return fail("The token is larger than 8 KiB.");
+  const std::string digest = crypto::sha256(token);
+  {
+    std::shared_lock lock(verified_mutex_);
+    if (auto it = verified_.find(digest); it != verified_.end()) return check_live(it->second);
+  }
+  auto claims = verify_uncached(token);
+  if (!claims) return claims;
+  {
+    std::unique_lock lock(verified_mutex_);
+    if (verified_.size() >= kMaxVerified) verified_.clear();
+    verified_.emplace(digest, *claims);
+  }
+  return check_live(std::move(*claims));
+}
+
+// What can change after a token has verified: time and revocation.
+Result<AccessClaims, AccessTokenError> AccessTokens::check_live(AccessClaims claims) const {
+  const std::int64_t now = clock_.now_unix();
+  if (now >= claims.exp + settings_.leeway.count()) return fail("The token has expired.");
+  if (!claims.jti.empty() && denylist_.revoked("jti", claims.jti, now)) return fail("The token has been revoked.");
+  if (!claims.sid.empty() && denylist_.revoked("sid", claims.sid, now)) return fail("The token's session has ended.");
+  return claims;
+}
+
+Result<AccessClaims, AccessTokenError> AccessTokens::verify_uncached(std::string_view token) const {
   auto decoded = decode_jws(token);
   if (!decoded) return fail(decoded.error().description);
   const JwsHeader& header = decoded->header;
@@ -163,8 +190,6 @@ Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view tok
   if (!has_iss) return fail("The token has no iss claim.");
   if (!has_aud) return fail("The token has no aud claim.");
   if (claims.sub.empty()) return fail("The token has no sub claim.");
-  if (!claims.jti.empty() && denylist_.revoked("jti", claims.jti, now)) return fail("The token has been revoked.");
-  if (!claims.sid.empty() && denylist_.revoked("sid", claims.sid, now)) return fail("The token's session has ended.");
   return claims;
 }
 

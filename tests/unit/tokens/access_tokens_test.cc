@@ -137,6 +137,20 @@ TEST_F(AccessTokensTest, RevokedSessionsAndTokenIdsAreRefusedUntilTheyExpire) {
   EXPECT_EQ(denylist_.size(), 0u);
 }
 
+TEST_F(AccessTokensTest, RememberedTokensAreStillCheckedForTimeAndRevocation) {
+  const std::string token = tokens_.issue(claims());
+  ASSERT_TRUE(tokens_.verify(token));
+  ASSERT_TRUE(tokens_.verify(token)) << "second use: from the verified-token cache";
+  // A single changed signature byte is another token: never answered from the cache.
+  std::string forged = token;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(tokens_.verify(forged));
+  denylist_.add("sid", "s1", clock_.now_unix() + 5);
+  EXPECT_FALSE(tokens_.verify(token)) << "revocation applies to remembered tokens";
+  clock_.advance(seconds{300 + 30});
+  EXPECT_FALSE(tokens_.verify(token)) << "expiry applies to remembered tokens";
+}
+
 TEST_F(AccessTokensTest, RotatedKeysKeepVerifyingTheirTokens) {
   const std::string before = tokens_.issue(claims());
   ASSERT_TRUE(ring_.rotate(JwsAlg::ES256));
