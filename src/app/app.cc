@@ -53,6 +53,12 @@ class Housekeeper {
     std::unique_lock lock(mutex_);
     auto next_purge = std::chrono::steady_clock::now();
     auto next_key_reload = next_purge + kKeyReloadEvery;
+    lock.unlock();
+    // The RS256 key (ID tokens) is made here, after the listening line: RSA key generation
+    // would otherwise add up to a second to a first start.
+    if (auto made = app_.keyring().ensure_rs256(); !made)
+      log::warn("housekeeping: creating the RS256 key failed", {{"reason", made.error()}});
+    lock.lock();
     while (!stop_) {
       lock.unlock();
       const auto now = std::chrono::steady_clock::now();

@@ -34,10 +34,9 @@ Result<void, std::string> KeyRing::load() {
   const std::int64_t now = clock_.now_unix();
   auto records = store_.list_signing_keys(now);
   if (!records) return tl::unexpected("reading signing keys failed: " + records.error().message);
-  // First start: RS256 always (ID tokens), plus the access-token algorithm's key.
-  for (JwsAlg alg : {JwsAlg::RS256, settings_.access_alg}) {
-    if (alg == JwsAlg::HS256) continue;
-    if (auto ok = ensure_current(alg, *records); !ok) return ok;
+  // First start: the access-token algorithm's key (RS256 comes from ensure_rs256()).
+  if (settings_.access_alg != JwsAlg::HS256) {
+    if (auto ok = ensure_current(settings_.access_alg, *records); !ok) return ok;
     records = store_.list_signing_keys(now);
     if (!records) return tl::unexpected("reading signing keys failed: " + records.error().message);
   }
@@ -76,6 +75,17 @@ Result<void, std::string> KeyRing::load() {
   }
   snapshot_.store(std::move(next), std::memory_order_release);
   return {};
+}
+
+Result<void, std::string> KeyRing::ensure_rs256() {
+  if (current(JwsAlg::RS256)) return {};
+  {
+    std::lock_guard lock(write_mutex_);
+    auto records = store_.list_signing_keys(clock_.now_unix());
+    if (!records) return tl::unexpected("reading signing keys failed: " + records.error().message);
+    if (auto ok = ensure_current(JwsAlg::RS256, *records); !ok) return ok;
+  }
+  return load();
 }
 
 Result<std::string, std::string> KeyRing::rotate(JwsAlg alg) {

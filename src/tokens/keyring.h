@@ -48,9 +48,12 @@ class KeyRing {
  public:
   KeyRing(store::SigningKeyStore& store, const Clock& clock, KeyRingSettings settings);
 
-  // Reads the store's keys, creating the RS256 key and the access algorithm's key on first
-  // start. Called at start and periodically (another process may have rotated).
+  // Reads the store's keys, creating the access algorithm's key on first start. Called at
+  // start and periodically (another process may have rotated).
   Result<void, std::string> load();
+  // Creates the RS256 key (for ID tokens) if there is none. Separate from load() because RSA
+  // key generation takes up to a second: the server calls it once it is already listening.
+  Result<void, std::string> ensure_rs256();
   // A new current key for `alg`; returns its kid.
   Result<std::string, std::string> rotate(JwsAlg alg);
 

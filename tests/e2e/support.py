@@ -247,6 +247,7 @@ class Server:
                     raise AssertionError(f"unexpected first stdout line: {first!r}\nstderr:\n{self.stderr_tail()}")
                 self.port = int(m.group(1))
                 assert self.port > 0
+                self._wait_for_steady_keys(deadline)
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"gatehouse exited with {self.proc.returncode} before listening\n"
@@ -256,6 +257,22 @@ class Server:
                 raise AssertionError(f"gatehouse did not print its listening line within {timeout}s\n"
                                      f"stderr:\n{self.stderr_tail()}")
             time.sleep(0.02)
+
+    def _wait_for_steady_keys(self, deadline: float) -> None:
+        """The RS256 key (ID tokens) is generated just after the listening line on a first start,
+        so that RSA key generation does not delay it. Tests start from that steady state."""
+        import requests  # noqa: PLC0415 - support.py imports requests lazily elsewhere too
+        while time.monotonic() < deadline:
+            try:
+                keys = requests.get(self.base_url + "/.well-known/jwks.json", timeout=5).json()["keys"]
+                if any(k.get("alg") == "RS256" for k in keys):
+                    return
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gatehouse exited with {self.proc.returncode}\nstderr:\n{self.stderr_tail()}")
+            time.sleep(0.02)
+        raise AssertionError(f"no RS256 key in the JWKS in time\nstderr:\n{self.stderr_tail()}")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -14,6 +14,7 @@ class ApiTest : public ::testing::Test {
  protected:
   ApiTest() {
     EXPECT_TRUE(g_.keyring.load());
+    EXPECT_TRUE(g_.keyring.ensure_rs256());
     add_all_routes(router_, services_);
   }
 

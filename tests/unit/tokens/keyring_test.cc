@@ -17,7 +17,12 @@ TEST(KeyRing, FirstStartCreatesRs256AndTheAccessKeyAndARestartKeepsThem) {
   {
     KeyRing ring(*temp.store, clock, KeyRingSettings{});
     ASSERT_TRUE(ring.load());
+    EXPECT_EQ(ring.current(JwsAlg::RS256), nullptr) << "RS256 is made after start, not during it";
+    ASSERT_TRUE(ring.ensure_rs256());
     ASSERT_NE(ring.current(JwsAlg::RS256), nullptr);
+    const std::string rs_kid = ring.current(JwsAlg::RS256)->kid();
+    ASSERT_TRUE(ring.ensure_rs256());
+    EXPECT_EQ(ring.current(JwsAlg::RS256)->kid(), rs_kid) << "idempotent";
     ASSERT_NE(ring.current(JwsAlg::ES256), nullptr);
     EXPECT_EQ(ring.current(JwsAlg::EdDSA), nullptr);
     EXPECT_EQ(ring.hs256(), nullptr);
