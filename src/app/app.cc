@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "api/common.h"
-#include "authz/permissions.h"
+#include "authn/access_minter.h"
 #include "core/log.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -141,20 +141,7 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   // Revocations made here reach this node's denylist before the request that made them ends.
   app->sessions_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
   if (config.tokens.format == "jwt") {
-    app->sessions_->set_minter([raw](const std::string& user_id, const std::string& session_id)
-                                   -> std::optional<std::string> {
-      auto user = raw->users_->get(user_id);
-      if (!user || !*user || (*user)->disabled) return std::nullopt;
-      std::string scope;
-      for (const auto& p : authz::permissions_for((*user)->roles)) scope += (scope.empty() ? "" : " ") + p;
-      return raw->access_tokens_->issue(tokens::AccessClaims{.sub = user_id,
-                                                             .sid = session_id,
-                                                             .jti = {},
-                                                             .client_id = std::string(tokens::kFirstPartyClient),
-                                                             .username = (*user)->username,
-                                                             .scope = scope,
-                                                             .roles = (*user)->roles});
-    });
+    app->sessions_->set_minter(authn::make_access_minter(*app->users_, *app->access_tokens_));
   }
   app->authenticator_ = std::make_unique<authn::Authenticator>(
       *app->accounts_, *app->users_, *app->sessions_, *app->access_tokens_, *app->audit_, app->clock_,

@@ -5,6 +5,7 @@
 
 #include "authz/permissions.h"
 #include "core/base64.h"
+#include "core/secret.h"
 #include "core/random.h"
 #include "crypto/digest.h"
 
@@ -121,7 +122,7 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
     // Re-check the user: a disabled or deleted user, or a changed password, ends the entry.
     auto user = users_.get(cached->user_id);
     if (user && *user && !(*user)->disabled &&
-        crypto::sha256((*user)->password_hash) == cached->password_hash_digest)
+        constant_time_equal(crypto::sha256((*user)->password_hash), cached->password_hash_digest))
       return principal_for((*user)->id, Method::basic, {});
     std::lock_guard lock(cache_mutex_);
     basic_cache_.erase(cache_key);

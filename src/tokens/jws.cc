@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/base64.h"
+#include "core/secret.h"
 #include "core/strict_json.h"
 #include "crypto/digest.h"
 
@@ -414,7 +415,7 @@ bool JwsKey::verify(std::string_view input, std::string_view signature) const {
       if (signature.size() != 32) return false;
       unsigned char mac[32];
       k.hmac(input, mac);
-      return CRYPTO_memcmp(mac, signature.data(), sizeof mac) == 0;
+      return constant_time_equal(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac), signature);
     }
     case JwsAlg::ES256: {
       if (signature.size() != 2 * kEs256Half) return false;

@@ -45,14 +45,7 @@ _module_counter = iter(range(1, 1_000_000))
 @pytest.fixture(scope="module")
 def server(workroot, request):
     name = request.module.__name__.rsplit(".", 1)[-1]
-    srv = Server(workroot / f"{name}-{next(_module_counter)}", name="server")
-    srv.start()
-    yield srv
-    problem = srv.exited_unexpectedly()
-    if srv.running():
-        srv.stop()
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    yield from support.serve_module(Server(workroot / f"{name}-{next(_module_counter)}", name="server"))
 
 
 @pytest.fixture

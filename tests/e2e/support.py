@@ -648,3 +648,16 @@ def jwks_of(server) -> dict:
 
 def jwks_kids(server) -> set:
     return {k["kid"] for k in jwks_of(server)["keys"]}
+
+
+def serve_module(srv):
+    """Runs `srv` for a module-scoped fixture (`yield from serve_module(...)`): starts it, and
+    afterwards stops it and fails the module if it exited on its own (a crash, or a signal)."""
+    import pytest  # noqa: PLC0415 - support.py is also imported outside pytest
+    srv.start()
+    yield srv
+    problem = srv.exited_unexpectedly()
+    if srv.running():
+        srv.stop()
+    if problem:
+        pytest.fail(problem, pytrace=False)

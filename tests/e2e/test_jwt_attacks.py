@@ -33,7 +33,7 @@ try:
 except ImportError as e:  # pragma: no cover - reported, not hidden
     pytest.fail(f"python3-jwt and python3-cryptography are required for the JWT tests: {e}", pytrace=False)
 
-from support import (Server, assert_challenges, assert_error, b64url, b64url_decode, bearer, compact_jws,
+from support import (Server, assert_challenges, assert_error, b64url, b64url_decode, bearer, compact_jws, serve_module,
                      hs256_sign, jwks_of, jwt_claims, jwt_header, register_secret)
 
 # --------------------------------------------------------------------------------------
@@ -543,16 +543,10 @@ register_secret(HS_SECRET)
 
 @pytest.fixture(scope="module")
 def hs_server(workroot):
-    srv = Server(workroot / f"test_jwt_attacks-hs256-{secrets.token_hex(3)}", name="hs256",
-                 env={"GATEHOUSE_TOKENS_SIGNING_ALG": "HS256", "GATEHOUSE_TOKENS_HS256_SECRET": HS_SECRET,
-                      "GATEHOUSE_SERVER_ISSUER": HS_ISSUER})
-    srv.start()
-    yield srv
-    problem = srv.exited_unexpectedly()
-    if srv.running():
-        srv.stop()
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    yield from serve_module(
+        Server(workroot / f"test_jwt_attacks-hs256-{secrets.token_hex(3)}", name="hs256",
+               env={"GATEHOUSE_TOKENS_SIGNING_ALG": "HS256", "GATEHOUSE_TOKENS_HS256_SECRET": HS_SECRET,
+                    "GATEHOUSE_SERVER_ISSUER": HS_ISSUER}))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@
 
 #include "accounts/accounts.h"
 #include "audit/audit.h"
-#include "authz/permissions.h"
+#include "authn/access_minter.h"
 #include "authn/authenticator.h"
 #include "crypto/password.h"
 #include "support/fake_clock.h"
@@ -50,15 +50,7 @@ struct ServiceGraph {
   // Switches logins and refreshes to JWT access tokens, as `tokens.format = "jwt"` does.
   void use_jwt() {
     if (!keyring.load()) throw std::runtime_error("keyring");
-    sessions.set_minter([this](const std::string& user_id, const std::string& sid) -> std::optional<std::string> {
-      auto user = users.get(user_id);
-      if (!user || !*user) return std::nullopt;
-      std::string scope;
-      for (const auto& p : authz::permissions_for((*user)->roles)) scope += (scope.empty() ? "" : " ") + p;
-      return access_tokens.issue(tokens::AccessClaims{.sub = user_id, .sid = sid, .jti = {}, .client_id = "gatehouse",
-                                                      .username = (*user)->username, .scope = scope,
-                                                      .roles = (*user)->roles});
-    });
+    sessions.set_minter(authn::make_access_minter(users, access_tokens));
   }
 
   store::Store& store() { return *temp.store; }
