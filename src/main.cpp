@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   auto* key_rotate = signing_key->add_subcommand("rotate", "make a new key current; the old one keeps verifying");
   key_rotate->add_option("--alg", alg, "RS256, ES256 or EdDSA (default: tokens.signing_alg)");
 
-  auto* token = cli.add_subcommand("token", "inspect access tokens");
+  auto* token = cli.add_subcommand("token", "inspect and revoke access tokens");
   token->require_subcommand(1);
   std::string token_text;
   auto* token_decode = token->add_subcommand("decode", "print a JWT's header and claims (no verification)");
@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   auto* token_verify = token->add_subcommand("verify", "verify a token against this store's keys (exit 0/1)");
   token_verify->add_option("token", token_text, "the token, or - to read it from stdin")->required();
   token_verify->add_option("--issuer", overrides.issuer, "the issuer the server uses (default http://<listen>)");
+  auto* token_revoke = token->add_subcommand("revoke", "revoke one access token (its jti) before it expires");
+  token_revoke->add_option("token", token_text, "the token, or - to read it from stdin")->required();
+  token_revoke->add_option("--issuer", overrides.issuer, "the issuer the server uses (default http://<listen>)");
 
   CLI11_PARSE(cli, argc, argv);
   if (*token_decode) return cli::token_decode(token_text);
@@ -91,5 +94,6 @@ int main(int argc, char** argv) {
   if (*key_list) return cli::signing_key_list(*config);
   if (*key_rotate) return cli::signing_key_rotate(*config, alg);
   if (*token_verify) return cli::token_verify(*config, token_text);
+  if (*token_revoke) return cli::token_revoke(*config, token_text);
   return 2;
 }

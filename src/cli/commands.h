@@ -19,6 +19,8 @@ int signing_key_list(const config::Config& config);
 // TOKEN "-" reads it from stdin (keeps it out of `ps` and shell history).
 int token_decode(const std::string& token);
 int token_verify(const config::Config& config, const std::string& token);
+// Puts a valid access token's jti on the denylist until the token expires.
+int token_revoke(const config::Config& config, const std::string& token);
 // alg empty: the configured access-token algorithm.
 int signing_key_rotate(const config::Config& config, const std::string& alg);
 

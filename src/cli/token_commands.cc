@@ -88,4 +88,35 @@ int token_verify(const config::Config& config, const std::string& arg) {
   return 0;
 }
 
+int token_revoke(const config::Config& config, const std::string& arg) {
+  const std::string token = token_from(arg);
+  auto app = app::App::open(config);
+  if (!app) {
+    std::fprintf(stderr, "gatehouse: %s\n", app.error().c_str());
+    return 1;
+  }
+  // Only a token that still verifies can be revoked: anything else is refused already.
+  auto claims = (*app)->access_tokens().verify(token);
+  if (!claims) {
+    std::printf("invalid: %s\n", claims.error().description.c_str());
+    return 1;
+  }
+  if (claims->jti.empty()) {
+    std::printf("invalid: the token has no jti to revoke\n");
+    return 1;
+  }
+  // Kept until the token could no longer pass anyway; every server reads it from the store
+  // (its change feed polls every 250 ms).
+  const std::int64_t until = claims->exp + (*app)->access_tokens().settings().leeway.count();
+  if (!(*app)->store().add_revocation("jti", claims->jti, until)) {
+    std::fprintf(stderr, "gatehouse: the store is unavailable\n");
+    return 1;
+  }
+  (*app)->audit().record(RequestContext{}, audit::AuditEvent{.type = "token.revoked", .success = true,
+                                                             .user_id = claims->sub, .username = claims->username,
+                                                             .detail = {{"jti", claims->jti}, {"via", "cli"}}});
+  std::printf("revoked: jti=%s sub=%s\n", claims->jti.c_str(), claims->sub.c_str());
+  return 0;
+}
+
 }  // namespace gatehouse::cli

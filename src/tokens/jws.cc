@@ -1,3 +1,7 @@
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP cannot copy
+// a digest state without a heap allocation, and HS256 copies two per verify (RFC 2104's
+// precomputed inner and outer pads). The plain SHA256_CTX is a struct copy; same assembly.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "tokens/jws.h"
 
 #include <openssl/bio.h>
@@ -8,6 +12,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <atomic>
@@ -161,8 +166,13 @@ struct JwsKey::Impl {
   PkeyPtr pkey;           // RS256, ES256, EdDSA
   bool has_private{false};
   std::string secret;     // HS256
-  MdCtxPtr hmac_inner;    // SHA-256 state after absorbing (key ^ ipad)
-  MdCtxPtr hmac_outer;    // ... after (key ^ opad)
+  SHA256_CTX hmac_inner{};  // SHA-256 state after absorbing (key ^ ipad)
+  SHA256_CTX hmac_outer{};  // ... after (key ^ opad)
+
+  ~Impl() {
+    OPENSSL_cleanse(&hmac_inner, sizeof hmac_inner);
+    OPENSSL_cleanse(&hmac_outer, sizeof hmac_outer);
+  }
 
   void init_hmac() {
     std::array<unsigned char, kHmacBlock> block{};
@@ -173,29 +183,26 @@ struct JwsKey::Impl {
       std::memcpy(block.data(), secret.data(), secret.size());
     }
     std::array<unsigned char, kHmacBlock> pad{};
-    hmac_inner.reset(EVP_MD_CTX_new());
-    hmac_outer.reset(EVP_MD_CTX_new());
     for (std::size_t i = 0; i < kHmacBlock; ++i) pad[i] = block[i] ^ 0x36;
-    EVP_DigestInit_ex(hmac_inner.get(), sha256_md(), nullptr);
-    EVP_DigestUpdate(hmac_inner.get(), pad.data(), pad.size());
+    SHA256_Init(&hmac_inner);
+    SHA256_Update(&hmac_inner, pad.data(), pad.size());
     for (std::size_t i = 0; i < kHmacBlock; ++i) pad[i] = block[i] ^ 0x5c;
-    EVP_DigestInit_ex(hmac_outer.get(), sha256_md(), nullptr);
-    EVP_DigestUpdate(hmac_outer.get(), pad.data(), pad.size());
+    SHA256_Init(&hmac_outer);
+    SHA256_Update(&hmac_outer, pad.data(), pad.size());
     OPENSSL_cleanse(block.data(), block.size());
     OPENSSL_cleanse(pad.data(), pad.size());
   }
 
   // HMAC-SHA256 from the precomputed states (RFC 2104), into out[32].
   void hmac(std::string_view data, unsigned char* out) const {
-    EVP_MD_CTX* ctx = thread_md_ctx();
-    unsigned char inner[32];
-    unsigned int len = 0;
-    EVP_MD_CTX_copy_ex(ctx, hmac_inner.get());
-    EVP_DigestUpdate(ctx, data.data(), data.size());
-    EVP_DigestFinal_ex(ctx, inner, &len);
-    EVP_MD_CTX_copy_ex(ctx, hmac_outer.get());
-    EVP_DigestUpdate(ctx, inner, sizeof inner);
-    EVP_DigestFinal_ex(ctx, out, &len);
+    SHA256_CTX ctx = hmac_inner;
+    unsigned char inner[SHA256_DIGEST_LENGTH];
+    SHA256_Update(&ctx, data.data(), data.size());
+    SHA256_Final(inner, &ctx);
+    ctx = hmac_outer;
+    SHA256_Update(&ctx, inner, sizeof inner);
+    SHA256_Final(out, &ctx);
+    OPENSSL_cleanse(&ctx, sizeof ctx);
   }
 };
 
@@ -545,17 +552,27 @@ Result<DecodedJws, JwsError> decode_jws(std::string_view token) {
   out.claims.reserve(16);
   const std::string_view header = out.parts.header;
   for (const auto& m : members) {
-    auto name = m.key_escaped ? strict_json::string_value("\"" + std::string(m.raw_key(header)) + "\"").value_or("")
-                              : std::string(m.raw_key(header));
+    std::string unescaped;
+    std::string_view name = m.raw_key(header);
+    if (m.key_escaped) name = unescaped = strict_json::string_value("\"" + std::string(name) + "\"").value_or("");
     // Key sources named by the token would let the attacker pick the key (RFC 8725 §3.10);
     // "crit" names extensions this verifier does not implement (RFC 7515 §4.1.11).
-    if (name == "jku" || name == "x5u" || name == "jwk" || name == "x5c" || name == "crit")
-      return fail(JwsErrc::bad_header, "The JOSE header uses \"" + name + "\", which is not accepted.");
-    std::string* target = name == "alg" ? &out.header.alg : name == "kid" ? &out.header.kid
-                                        : name == "typ" ? &out.header.typ : nullptr;
+    if (name.size() == 3 && (name == "jku" || name == "x5u" || name == "jwk" || name == "x5c"))
+      return fail(JwsErrc::bad_header, "The JOSE header uses \"" + std::string(name) + "\", which is not accepted.");
+    if (name == "crit") return fail(JwsErrc::bad_header, "The JOSE header uses \"crit\", which is not accepted.");
+    std::string* target = name.size() != 3 ? nullptr
+                          : name == "alg"  ? &out.header.alg
+                          : name == "kid"  ? &out.header.kid
+                          : name == "typ"  ? &out.header.typ
+                                           : nullptr;
     if (!target) continue;
-    if (m.kind != strict_json::Kind::string) return fail(JwsErrc::bad_header, "The header's " + name + " must be a string.");
-    *target = strict_json::string_value(m.raw_value(header)).value_or("");
+    if (m.kind != strict_json::Kind::string)
+      return fail(JwsErrc::bad_header, "The header's " + std::string(name) + " must be a string.");
+    const std::string_view raw = m.raw_value(header);
+    if (raw.find('\\') == std::string_view::npos)
+      target->assign(raw.substr(1, raw.size() - 2));
+    else
+      *target = strict_json::string_value(raw).value_or("");
   }
   if (!parse_alg(out.header.alg)) return fail(JwsErrc::bad_header, "The header's alg is missing or not accepted.");
   if (!strict_json::parse_object(out.parts.payload, out.claims))

@@ -526,10 +526,35 @@ def test_deleted_user(server, admin):
     assert_rejected(server, token, "token of a deleted user")
 
 
-@pytest.mark.skip(reason="no API revokes a single jti (logout/reuse/password/disable revoke the sid); "
-                         "the jti denylist is unreachable end to end")
-def test_revoked_jti():
-    pass
+def test_revoked_jti(server, admin, cli_factory):
+    """`gatehouse token revoke` denylists one token (its jti): the running server refuses it
+    within a second (change feed), while a second token of the same session keeps working."""
+    user = admin.create_user()
+    body = server.api().login_ok(user["username"], user["password"])
+    doomed = body["access_token"]
+    r = server.api().refresh(body["refresh_token"])
+    assert r.status_code == 200, r.text
+    sibling = r.json()["access_token"]
+    assert jwt_claims(doomed)["sid"] == jwt_claims(sibling)["sid"]
+    assert jwt_claims(doomed)["jti"] != jwt_claims(sibling)["jti"]
+    assert_accepted(server, doomed, "before revoke")
+
+    cli = cli_factory(server.data_dir)
+    p = cli.run("token", "revoke", "-", "--issuer", jwt_claims(doomed)["iss"], stdin=doomed + "\n")
+    assert p.returncode == 0, p.stdout_text + p.stderr_text
+    assert f"jti={jwt_claims(doomed)['jti']}" in p.stdout_text, p.stdout_text
+    assert doomed not in p.stdout_text + p.stderr_text
+
+    deadline = time.monotonic() + 1.5
+    while me(server, doomed).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert_rejected(server, doomed, "a token whose jti was revoked")
+    assert_accepted(server, sibling, "another token of the same session")
+
+    again = cli.run("token", "revoke", "-", "--issuer", jwt_claims(doomed)["iss"], stdin=doomed)
+    assert again.returncode == 1 and "revoked" in again.stdout_text, again.stdout_text
+    events = admin.audit(type="token.revoked")
+    assert any(e.get("user_id") == user["id"] for e in events), events
 
 
 # ========================================================================================

@@ -35,6 +35,31 @@ TEST(StrictJson, RefusesDuplicatesAtAnyDepthEvenWhenEscaped) {
   EXPECT_TRUE(ok(R"({"o":{"k":1},"p":{"k":2}})"));
 }
 
+// Keys that differ only inside (same length, same first and last byte) are still different.
+TEST(StrictJson, TellsApartKeysThatShareLengthAndEnds) {
+  EXPECT_TRUE(ok(R"({"abc":1,"axc":2,"abcdefghij":3,"abcdefghiJ":4,"abcdXfghij":5})"));
+  EXPECT_FALSE(ok(R"({"abcdefghij":1,"x":2,"abcdefghij":3})"));
+}
+
+// Strings are skipped sixteen bytes at a time where the CPU allows: a byte that ends or breaks
+// the fast run (quote, backslash, control, non-ASCII) must be seen at every offset.
+TEST(StrictJson, SeesEveryByteOfLongStringsAtEveryOffset) {
+  for (std::size_t len = 0; len < 48; ++len) {
+    for (std::size_t pos = 0; pos <= len; ++pos) {
+      const std::string head(pos, 'a'), tail(len - pos, 'b');
+      EXPECT_TRUE(ok("{\"k\":\"" + head + tail + "\"}"));
+      EXPECT_FALSE(ok("{\"k\":\"" + head + '\x01' + tail + "\"}")) << len << "/" << pos;
+      EXPECT_TRUE(ok("{\"k\":\"" + head + '\x7f' + tail + "\"}")) << len << "/" << pos;  // DEL needs no escape
+      EXPECT_FALSE(ok("{\"k\":\"" + head + '\xff' + tail + "\"}")) << len << "/" << pos;
+      EXPECT_FALSE(ok("{\"k\":\"" + head + '"' + tail + "\"}")) << len << "/" << pos;
+      EXPECT_TRUE(ok("{\"k\":\"" + head + "\\\"" + tail + "\"}")) << len << "/" << pos;
+      EXPECT_TRUE(ok("{\"k\":\"" + head + "\xc3\xa9" + tail + "\"}")) << len << "/" << pos;
+      EXPECT_FALSE(ok("{\"k\":\"" + head + "\xc3" + tail + "\"}")) << len << "/" << pos;
+    }
+    EXPECT_FALSE(ok("{\"k\":\"" + std::string(len, 'a'))) << "unterminated, " << len;
+  }
+}
+
 TEST(StrictJson, RefusesEverythingOutsideTheGrammar) {
   for (const char* bad : {"", "[]", "\"s\"", "1", "{", "{\"a\":1,}", "{'a':1}", "{\"a\":01}", "{\"a\":1.}",
                           "{\"a\":.5}", "{\"a\":NaN}", "{\"a\":+1}", "{\"a\":tru}", "{\"a\":1} x", "{\"a\" 1}",
