@@ -5,7 +5,9 @@
   helper.py startup BIN WORKDIR RUNS           time exec -> listening line, idle RSS 1 s later
   helper.py login BASE_URL                     POST /auth/login ($BENCH_USERNAME/$BENCH_PASSWORD),
                                                print the access token
-  helper.py get URL [bearer]                   GET URL (with Bearer $BENCH_TOKEN), print "STATUS BODY"
+  helper.py apikey BASE_URL                    POST /api/keys as $BENCH_TOKEN's user, print the key
+  helper.py get URL [bearer|apikey]            GET URL (with Bearer $BENCH_TOKEN or X-API-Key
+                                               $BENCH_KEY), print "STATUS BODY"
   helper.py probe URL RATE SECONDS             paced GETs on one keep-alive connection (a health
                                                checker, not a load generator); prints PROBE stats
   helper.py wait-port PORT [TIMEOUT]           wait until 127.0.0.1:PORT accepts a connection
@@ -140,8 +142,25 @@ def cpubusy(seconds=1.0):
     print(f"{100.0 * (1 - (i1 - i0) / max(1, t1 - t0)):.0f}")
 
 
+def apikey(base):
+    """Creates an API key for the user behind BENCH_TOKEN and prints it."""
+    body = json.dumps({"name": "bench"}).encode()
+    req = urllib.request.Request(base.rstrip("/") + "/api/keys", data=body, method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": "Bearer " + os.environ["BENCH_TOKEN"]})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            print(json.load(r)["key"])
+    except urllib.error.HTTPError as e:
+        sys.exit(f"creating an API key failed: HTTP {e.code} {e.read()[:300]!r}")
+
+
 def get(url, auth=None):
-    headers = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]} if auth == "bearer" else {}
+    headers = {}
+    if auth == "bearer":
+        headers = {"Authorization": "Bearer " + os.environ["BENCH_TOKEN"]}
+    elif auth == "apikey":
+        headers = {"X-API-Key": os.environ["BENCH_KEY"]}
     req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -301,13 +320,21 @@ def report(path, md_out=None):
                        "healthz_wrk_storm", "healthz_wrk_idle", "storm3_login"))
 
     R, N = num(r, "me_rps"), num(r, "nginx_rps")
-    rows.append(("GET /users/me (opaque bearer) vs nginx static 200",
+    rows.append(("GET /users/me (ES256 JWT bearer) vs nginx static 200",
                  f"{fmt(R, 0)} req/s (p99 {fmt(None if num(r, 'me_p99_us') is None else num(r, 'me_p99_us') / 1000, 2)} ms)",
                  f"{fmt(N, 0)} req/s (p99 {fmt(None if num(r, 'nginx_p99_us') is None else num(r, 'nginx_p99_us') / 1000, 2)} ms; "
                  f"after: {fmt(num(r, 'nginx_after_rps'), 0)} req/s)",
                  fmt(R / N, 2) if (R is not None and N) else "n/a", "none given", "n/a",
                  f"non-2xx {r.get('me_non2xx', '?')}, socket {r.get('me_sockerr', '?')}; "
                  f"nginx non-2xx {r.get('nginx_non2xx', '?')}"))
+
+    K = num(r, "me_key_rps")
+    if K is not None:
+        rows.append(("GET /users/me (X-API-Key) vs nginx static 200",
+                     f"{fmt(K, 0)} req/s (p99 {fmt(None if num(r, 'me_key_p99_us') is None else num(r, 'me_key_p99_us') / 1000, 2)} ms)",
+                     f"{fmt(N, 0)} req/s nginx; {fmt(R, 0)} req/s with the ES256 JWT",
+                     (fmt(K / N, 2) if N else "n/a") + (f" (x{K / R:.2f} the JWT)" if R else ""), "none given", "n/a",
+                     f"non-2xx {r.get('me_key_non2xx', '?')}, socket {r.get('me_key_sockerr', '?')}"))
 
     med, first = num(r, "startup_median_ms"), num(r, "startup_first_ms")
     rows.append((f"exec -> listening line (median of {r.get('startup_runs', '?')} restarts)",
@@ -359,7 +386,8 @@ def report(path, md_out=None):
             ("healthz_storm", "/healthz paced probe during the second storm"),
             ("storm3_login", "third login storm (wrk -t2 -c16)"),
             ("healthz_wrk_storm", "/healthz during the third storm (wrk -t1 -c4)"),
-            ("me", "GET /users/me (wrk -t2 -c64)"),
+            ("me", "GET /users/me, ES256 JWT (wrk -t2 -c64)"),
+            ("me_key", "GET /users/me, X-API-Key (wrk -t2 -c64)"),
             ("nginx", "nginx static 200 (wrk -t2 -c64)"),
             ("nginx_after", "nginx again, after /users/me")]
     dhead = ("wrk run", "req/s", "requests", "p50 ms", "p99 ms", "max ms", "status >= 400", "socket errors")
@@ -400,6 +428,8 @@ def main(argv):
         startup(args[0], args[1], int(args[2]))
     elif cmd == "login":
         login(args[0])
+    elif cmd == "apikey":
+        apikey(*args)
     elif cmd == "get":
         get(*args)
     elif cmd == "probe":

@@ -6,7 +6,8 @@
 #   a. exec -> "gatehouse listening on" line (median of 10 restarts) and idle RSS 1 s after start
 #   b. logins/s (wrk, 16 connections) next to argon2id verifies/s on 2 threads (argon2_rate)
 #   c. /healthz p99 latency while a login storm saturates the hashing pool (paced probe and wrk)
-#   d. GET /users/me with an opaque bearer token, req/s, next to nginx returning a static 200
+#   d. GET /users/me with an ES256 JWT bearer token and with an API key (X-API-Key), req/s,
+#      next to nginx returning a static 200
 #   e. a summary table on stdout; also written as markdown to $BENCH_OUT when that is set
 #   f. then bench/jws.sh (JWS sign/verify rates, issue 3; its own table), unless BENCH_JWS=0
 #
@@ -252,7 +253,7 @@ during_storm storm2_login probe_paced healthz_storm
 log "c. /healthz wrk -t1 -c4 inside another login storm"
 during_storm storm3_login probe_wrk healthz_wrk_storm
 
-# --- d. GET /users/me with an opaque token vs nginx static 200 ------------------------------
+# --- d. GET /users/me with a JWT and with an API key vs nginx static 200 -------------------
 # nginx runs just before and again just after /users/me: the first run is the baseline N, the
 # second shows how much the machine drifted meanwhile.
 NGINX_PORT=$("$PY" "$HELPER" freeport)
@@ -287,20 +288,22 @@ export BENCH_TOKEN
 read -r code body < <("$PY" "$HELPER" get "$BASE/users/me" bearer)
 [[ $code == 200 ]] || { echo "run.sh: GET /users/me with the token gave $code $body" >&2; exit 1; }
 
-log "d. nginx baseline (pid $NGINX_PID, port $NGINX_PORT): wrk -t2 -c64 -d${DURATION}s"
-run_wrk "$WORK/wrk_nginx.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/"
-record_wrk nginx "$WORK/wrk_nginx.txt"
-log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_nginx.txt")"
+BENCH_KEY=$("$PY" "$HELPER" apikey "$BASE")
+export BENCH_KEY
+read -r code body < <("$PY" "$HELPER" get "$BASE/users/me" apikey)
+[[ $code == 200 ]] || { echo "run.sh: GET /users/me with the API key gave $code $body" >&2; exit 1; }
 
-log "d. GET /users/me: wrk -t2 -c64 -d${DURATION}s with Authorization: Bearer"
-run_wrk "$WORK/wrk_me.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/bearer.lua" "$BASE/users/me"
-record_wrk me "$WORK/wrk_me.txt"
-log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_me.txt")"
-
-log "d. nginx again (drift check): wrk -t2 -c64 -d${DURATION}s"
-run_wrk "$WORK/wrk_nginx_after.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/plain.lua" "http://127.0.0.1:$NGINX_PORT/"
-record_wrk nginx_after "$WORK/wrk_nginx_after.txt"
-log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_nginx_after.txt")"
+# One closed-loop wrk run (-t2 -c64), recorded under PREFIX.
+wrk_64() { # PREFIX WHAT LUA URL
+  log "d. $2: wrk -t2 -c64 -d${DURATION}s"
+  run_wrk "$WORK/wrk_$1.txt" -t2 -c64 -d"${DURATION}s" --latency -s "$BENCH_DIR/$3" "$4"
+  record_wrk "$1" "$WORK/wrk_$1.txt"
+  log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_$1.txt")"
+}
+wrk_64 nginx "nginx baseline (pid $NGINX_PID, port $NGINX_PORT)" plain.lua "http://127.0.0.1:$NGINX_PORT/"
+wrk_64 me "GET /users/me with Authorization: Bearer (ES256 JWT)" bearer.lua "$BASE/users/me"
+wrk_64 me_key "GET /users/me with X-API-Key" apikey.lua "$BASE/users/me"
+wrk_64 nginx_after "nginx again (drift check)" plain.lua "http://127.0.0.1:$NGINX_PORT/"
 stop_pid "$NGINX_PID"
 forget_pid "$NGINX_PID"
 
@@ -320,6 +323,10 @@ echo
 "$PY" "$HELPER" report "$RESULTS" "${BENCH_OUT:-}"
 [[ -n ${BENCH_OUT:-} ]] && log "markdown summary written to $BENCH_OUT"
 
-# --- f. JWS sign/verify rates (issue 3): a separate script, skipped with BENCH_JWS=0 -----------
+# --- f. API-key verification in process (issue 4): one thread, next to the SHA-256 floor ---------
+log "f. API-key verification, in process (apikey_bench)"
+"$BUILD_DIR/bench/apikey_bench" --benchmark_min_time=2 2>&1 | grep -E '^(verify|sha256)'
+
+# --- g. JWS sign/verify rates (issue 3): a separate script, skipped with BENCH_JWS=0 -----------
 [ "${BENCH_JWS:-1}" = 1 ] && "$BENCH_DIR/jws.sh" "$BUILD_DIR"
 exit 0

@@ -52,6 +52,20 @@ int main(int argc, char** argv) {
   auto* remove = user->add_subcommand("delete", "delete a user, its sessions and tokens");
   remove->add_option("username", username)->required();
 
+  auto* api_key = cli.add_subcommand("key", "manage API keys");
+  api_key->require_subcommand(1);
+  std::string key_user, key_name, key_expires, key_id;
+  std::vector<std::string> key_scopes;
+  auto* api_key_create = api_key->add_subcommand("create", "create an API key (printed once, on stdout)");
+  api_key_create->add_option("--user", key_user, "the owner's username")->required();
+  api_key_create->add_option("--name", key_name, "what the key is for")->required();
+  api_key_create->add_option("--scope", key_scopes, "a permission the key keeps (repeatable; default: the owner's)");
+  api_key_create->add_option("--expires-in", key_expires, "lifetime: 3600, 90m, 12h, 30d (default: never)");
+  auto* api_key_list = api_key->add_subcommand("list", "list API keys (never the keys themselves)");
+  api_key_list->add_option("--user", key_user, "only this user's keys");
+  auto* api_key_revoke = api_key->add_subcommand("revoke", "revoke an API key; servers refuse it within a second");
+  api_key_revoke->add_option("id", key_id, "the key's id (see key list)")->required();
+
   auto* signing_key = cli.add_subcommand("signing-key", "manage JWS signing keys");
   signing_key->require_subcommand(1);
   std::string alg;
@@ -91,6 +105,9 @@ int main(int argc, char** argv) {
   if (*disable) return cli::user_disable(*config, username, true);
   if (*enable) return cli::user_disable(*config, username, false);
   if (*remove) return cli::user_delete(*config, username);
+  if (*api_key_create) return cli::key_create(*config, key_user, key_name, key_scopes, key_expires);
+  if (*api_key_list) return cli::key_list(*config, key_user);
+  if (*api_key_revoke) return cli::key_revoke(*config, key_id);
   if (*key_list) return cli::signing_key_list(*config);
   if (*key_rotate) return cli::signing_key_rotate(*config, alg);
   if (*token_verify) return cli::token_verify(*config, token_text);

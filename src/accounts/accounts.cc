@@ -162,6 +162,8 @@ Result<User, AccountError> Accounts::update(const std::string& id, const UserPat
     changes.revoke_sessions_except = "";
     changes.revoked_until = sessions_.revoked_until();
   }
+  // Disabling also revokes the user's API keys (SPEC §7): enabling again does not revive them.
+  changes.revoke_api_keys = patch.disabled.value_or(false);
   auto user = store_.update_user(id, changes);
   if (!user) return store_failure(user.error());
   sessions_.changed();

@@ -87,6 +87,16 @@ std::optional<Response> read_bool(const json_ns::object& body, std::string_view 
   return std::nullopt;
 }
 
+std::optional<Response> read_integer(const json_ns::object& body, std::string_view key,
+                                     std::optional<std::int64_t>& out) {
+  const auto* v = body.if_contains(key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) out = v->as_int64();
+  else if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) out = static_cast<std::int64_t>(v->as_uint64());
+  else return wrong_type(key, "an integer", *v);
+  return std::nullopt;
+}
+
 std::optional<Response> read_string_list(const json_ns::object& body, std::string_view key,
                                          std::optional<std::vector<std::string>>& out) {
   const auto* v = body.if_contains(key);
@@ -145,20 +155,23 @@ Result<int, Response> limit_param(const Request& request, int default_limit, int
   return value;
 }
 
-bool carries_only_jwt(const Request& request) {
-  const std::string* authorization = nullptr;
+bool credential_in_memory(Services& services, const Request& request) {
+  const std::string* credential = nullptr;
+  bool api_key_header = false;
   for (const auto& h : request.headers) {
-    if (h.name == "authorization") {
-      if (authorization) return false;
-      authorization = &h.value;
-    } else if (h.name == "x-api-key") {
-      return false;
-    }
+    if (h.name != "authorization" && h.name != "x-api-key") continue;
+    if (credential) return false;  // two credentials: the 400 needs no hurry
+    credential = &h.value;
+    api_key_header = h.name == "x-api-key";
   }
-  if (!authorization || authorization->size() < 8 || request.query.find("api_key") != std::string::npos) return false;
-  std::string scheme = authorization->substr(0, 7);
+  if (!credential || request.query.find("api_key") != std::string::npos) return false;
+  if (api_key_header) return services.api_keys.verifies_from_memory(*credential);
+  if (credential->size() < 8) return false;
+  std::string scheme = credential->substr(0, 7);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return scheme == "bearer " && tokens::looks_like_jwt(std::string_view(*authorization).substr(7));
+  if (scheme != "bearer ") return false;
+  const std::string_view token = std::string_view(*credential).substr(7);
+  return tokens::looks_like_jwt(token) || services.api_keys.verifies_from_memory(token);
 }
 
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {
@@ -168,7 +181,8 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
     else if (h.name == "x-api-key") presented.api_key.push_back(h.value);
   }
   if (auto params = request.query_params()) {
-    for (const auto& [k, v] : *params) presented.api_key_in_query = presented.api_key_in_query || k == "api_key";
+    for (const auto& [k, v] : *params)
+      if (k == "api_key") presented.api_key_query.push_back(v);
   }
   auto principal = services.authenticator.authenticate(presented, context_of(request));
   if (principal) return std::move(*principal);

@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "keys/api_keys.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
@@ -34,6 +35,7 @@ struct Services {
   audit::AuditLog& audit;
   const Clock& clock;
   tokens::KeyRing& keyring;
+  keys::ApiKeys& api_keys;
 };
 
 RequestContext context_of(const Request& request);
@@ -47,6 +49,8 @@ Result<boost::json::object, Response> json_object_body(const Request& request);
 std::optional<Response> read_string(const boost::json::object& body, std::string_view key,
                                     std::optional<std::string>& out);
 std::optional<Response> read_bool(const boost::json::object& body, std::string_view key, std::optional<bool>& out);
+std::optional<Response> read_integer(const boost::json::object& body, std::string_view key,
+                                     std::optional<std::int64_t>& out);
 std::optional<Response> read_string_list(const boost::json::object& body, std::string_view key,
                                          std::optional<std::vector<std::string>>& out);
 std::optional<Response> require_present(std::string_view key, bool present);
@@ -58,9 +62,10 @@ Result<std::optional<std::string>, Response> query_param(const Request& request,
 // ?limit= as an integer in [1, max] (default when absent), or a 400.
 Result<int, Response> limit_param(const Request& request, int default_limit, int max_limit);
 
-// True when the request's only credential is a JWT bearer token: authenticating it reads
-// memory only (key ring, denylist, user cache), so a store-free handler may run inline.
-bool carries_only_jwt(const Request& request);
+// True when the request's only credential is a JWT bearer token, or an API key this node
+// has cached as valid: authenticating it reads memory only (key ring, denylist, key and user
+// caches), so a store-free handler may run inline on the network thread.
+bool credential_in_memory(Services& services, const Request& request);
 
 // Authentication and authorization of the caller: the principal, or the 400/401/403/503.
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request);
@@ -79,7 +84,8 @@ void add_auth_routes(http::Router& router, Services& services);
 void add_me_routes(http::Router& router, Services& services);
 void add_user_admin_routes(http::Router& router, Services& services);
 void add_audit_routes(http::Router& router, Services& services);
-void add_key_routes(http::Router& router, Services& services);
+void add_signing_key_routes(http::Router& router, Services& services);
+void add_api_key_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
@@ -87,7 +93,8 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_me_routes(router, services);
   add_user_admin_routes(router, services);
   add_audit_routes(router, services);
-  add_key_routes(router, services);
+  add_signing_key_routes(router, services);
+  add_api_key_routes(router, services);
 }
 
 }  // namespace gatehouse::api

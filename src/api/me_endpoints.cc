@@ -25,6 +25,7 @@ Response me(Services& services, const Request& request) {
   auth["method"] = std::string(authn::method_name(principal->method));
   auth["scopes"] = std::move(scopes);
   if (!principal->client_id.empty()) auth["client_id"] = principal->client_id;
+  if (!principal->key_id.empty()) auth["key_id"] = principal->key_id;
   out["auth"] = std::move(auth);
   return json(200, out);
 }
@@ -49,9 +50,9 @@ Response change_password(Services& services, const Request& request) {
 }  // namespace
 
 void add_me_routes(http::Router& router, Services& services) {
-  // Answered from the principal alone: with a JWT nothing waits on the store.
+  // Answered from the principal alone: with a JWT or a cached API key nothing waits on the store.
   router.add("GET", "/users/me", http::Execution::blocking_pool, [&services](Request& r) { return me(services, r); },
-             carries_only_jwt);
+             [&services](const Request& r) { return credential_in_memory(services, r); });
   router.add("POST", "/users/me/password", http::Execution::hashing_pool,
              [&services](Request& r) { return change_password(services, r); });
 }

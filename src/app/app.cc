@@ -20,6 +20,8 @@ namespace {
 constexpr std::chrono::minutes kPurgeEvery{10};
 // Revocations and user changes made by other processes or nodes are honoured this fast.
 constexpr std::chrono::milliseconds kFeedEvery{250};
+// API keys' last-use times are written in batches this often (each key at most once a minute).
+constexpr std::chrono::seconds kLastUsedFlushEvery{5};
 // Signing keys rotated by another process (the CLI, another node) are picked up this fast.
 constexpr std::chrono::seconds kKeyReloadEvery = tokens::kKeyReloadInterval;
 
@@ -46,6 +48,7 @@ class Housekeeper {
     }
     cv_.notify_all();
     thread_.join();
+    flush_last_used();  // the uses since the last batch
   }
 
  private:
@@ -53,6 +56,7 @@ class Housekeeper {
     std::unique_lock lock(mutex_);
     auto next_purge = std::chrono::steady_clock::now();
     auto next_key_reload = next_purge + kKeyReloadEvery;
+    auto next_flush = next_purge + kLastUsedFlushEvery;
     lock.unlock();
     // The RS256 key (ID tokens) is made here, after the listening line: RSA key generation
     // would otherwise add up to a second to a first start.
@@ -69,6 +73,10 @@ class Housekeeper {
           log::warn("housekeeping: reloading signing keys failed", {{"reason", loaded.error()}});
         next_key_reload = now + kKeyReloadEvery;
       }
+      if (now >= next_flush) {
+        flush_last_used();
+        next_flush = now + kLastUsedFlushEvery;
+      }
       if (now >= next_purge) {
         purge();
         next_purge = now + kPurgeEvery;
@@ -76,6 +84,11 @@ class Housekeeper {
       lock.lock();
       cv_.wait_for(lock, kFeedEvery, [this] { return stop_; });
     }
+  }
+
+  void flush_last_used() {
+    if (auto flushed = app_.api_keys().flush_last_used(); !flushed)
+      log::warn("housekeeping: writing API key last-use times failed", {{"reason", flushed.error().message}});
   }
 
   void purge() {
@@ -134,18 +147,24 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
                                   .audience = config.tokens.audience,
                                   .ttl = config.tokens.access_ttl,
                                   .leeway = config.tokens.leeway});
-  app->change_feed_ = std::make_unique<authn::ChangeFeed>(*app->store_, app->denylist_, *app->users_, app->clock_);
+  app->api_keys_ = std::make_unique<keys::ApiKeys>(*app->store_, *app->audit_, app->clock_,
+                                                   keys::ApiKeySettings{.prefix = config.api_keys.prefix});
+  app->change_feed_ = std::make_unique<authn::ChangeFeed>(*app->store_, app->denylist_, *app->users_,
+                                                          *app->api_keys_, app->clock_);
   if (auto started = app->change_feed_->start(); !started)
     return tl::unexpected("storage: reading revocations failed: " + started.error().message);
   App* raw = app.get();
   // Revocations made here reach this node's denylist before the request that made them ends.
   app->sessions_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
+  app->api_keys_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
   if (config.tokens.format == "jwt") {
     app->sessions_->set_minter(authn::make_access_minter(*app->users_, *app->access_tokens_));
   }
   app->authenticator_ = std::make_unique<authn::Authenticator>(
-      *app->accounts_, *app->users_, *app->sessions_, *app->access_tokens_, *app->audit_, app->clock_,
-      authn::AuthnSettings{.basic_enabled = config.auth.basic, .basic_cache_ttl = config.auth.basic_cache_ttl});
+      *app->accounts_, *app->users_, *app->sessions_, *app->access_tokens_, *app->api_keys_, *app->audit_, app->clock_,
+      authn::AuthnSettings{.basic_enabled = config.auth.basic,
+                           .api_key_query_param = config.api_keys.allow_query_param,
+                           .basic_cache_ttl = config.auth.basic_cache_ttl});
   return app;
 }
 
@@ -182,7 +201,7 @@ int serve(const config::Config& config) {
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
-                         .keyring = app.keyring()};
+                         .keyring = app.keyring(), .api_keys = app.api_keys()};
   api::add_all_routes(router, services);
 
   http::Server server(

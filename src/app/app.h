@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "crypto/password.h"
+#include "keys/api_keys.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
@@ -36,6 +37,7 @@ class App {
   tokens::KeyRing& keyring() { return *keyring_; }
   tokens::AccessTokens& access_tokens() { return *access_tokens_; }
   authn::ChangeFeed& change_feed() { return *change_feed_; }
+  keys::ApiKeys& api_keys() { return *api_keys_; }
   tokens::Denylist& denylist() { return denylist_; }
 
  private:
@@ -53,6 +55,7 @@ class App {
   std::unique_ptr<accounts::UserCache> users_;
   tokens::Denylist denylist_;
   std::unique_ptr<tokens::AccessTokens> access_tokens_;
+  std::unique_ptr<keys::ApiKeys> api_keys_;
   std::unique_ptr<authn::ChangeFeed> change_feed_;
 };
 

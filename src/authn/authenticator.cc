@@ -39,32 +39,42 @@ std::string_view method_name(Method m) {
     case Method::opaque: return "opaque";
     case Method::jwt: return "jwt";
     case Method::basic: return "basic";
+    case Method::api_key: return "api_key";
   }
   return "unknown";
 }
 
 Authenticator::Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,
-                             const tokens::AccessTokens& access_tokens, audit::AuditLog& audit, const Clock& clock,
-                             AuthnSettings settings)
+                             const tokens::AccessTokens& access_tokens, keys::ApiKeys& api_keys,
+                             audit::AuditLog& audit, const Clock& clock, AuthnSettings settings)
     : accounts_(accounts),
       users_(users),
       sessions_(sessions),
       access_tokens_(access_tokens),
+      api_keys_(api_keys),
       audit_(audit),
       clock_(clock),
       settings_(settings),
       cache_key_(random_bytes(32)) {}
 
 Result<Principal, AuthnError> Authenticator::authenticate(const Presented& presented, const RequestContext& ctx) {
-  const std::size_t count = presented.authorization.size() + presented.api_key.size() + (presented.api_key_in_query ? 1 : 0);
+  const std::size_t count = presented.authorization.size() + presented.api_key.size() + presented.api_key_query.size();
   if (count == 0) return fail(AuthnErrc::missing, "Authentication is required.");
   if (count > 1)
     return fail(AuthnErrc::ambiguous, "The request carries more than one credential; send exactly one.");
-  if (!presented.api_key.empty() || presented.api_key_in_query)
-    return fail(AuthnErrc::invalid_token, "API keys are not accepted by this server.");
+  if (!presented.api_key.empty()) return api_key(presented.api_key.front(), ctx, false);
+  if (!presented.api_key_query.empty()) {
+    // Query strings end up in proxy logs, browser history and Referer headers.
+    if (!settings_.api_key_query_param)
+      return fail(AuthnErrc::invalid_token,
+                  "API keys are not accepted in the query string; send the key in the X-API-Key header.");
+    return api_key(presented.api_key_query.front(), ctx, false);
+  }
   const std::string& header = presented.authorization.front();
   if (starts_with_scheme(header, "bearer")) {
-    return bearer(std::string(credential_part(header, 6)));
+    const std::string_view token = credential_part(header, 6);
+    if (api_keys_.looks_like_key(token)) return api_key(token, ctx, true);
+    return bearer(std::string(token));
   }
   if (starts_with_scheme(header, "basic")) {
     if (!settings_.basic_enabled) return fail(AuthnErrc::invalid_token, "HTTP Basic authentication is disabled.");
@@ -82,6 +92,24 @@ Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
     return principal;
   }
   principal->client_id = claims->client_id;
+  return principal;
+}
+
+Result<Principal, AuthnError> Authenticator::api_key(std::string_view key, const RequestContext& ctx, bool as_bearer) {
+  auto verified = api_keys_.verify(key);
+  if (!verified) {
+    const auto& rejection = verified.error();
+    if (rejection.reason == keys::VerifyFailure::unavailable)
+      return fail(AuthnErrc::unavailable, rejection.description, as_bearer);
+    static constexpr std::string_view kReasons[] = {"malformed", "unknown", "revoked", "expired", "unavailable"};
+    audit_.record(ctx, audit::AuditEvent{.type = "apikey.failure", .success = false, .user_id = {}, .username = {},
+                                         .detail = {{"prefix", rejection.prefix},
+                                                    {"reason", std::string(kReasons[static_cast<int>(rejection.reason)])}}});
+    return fail(AuthnErrc::invalid_token, rejection.description, as_bearer);
+  }
+  auto principal = principal_for(verified->user_id, Method::api_key, {},
+                                 verified->scope ? &*verified->scope : nullptr, verified->key_id);
+  if (!principal) principal.error().bearer_presented = as_bearer;
   return principal;
 }
 
@@ -146,7 +174,8 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
 }
 
 Result<Principal, AuthnError> Authenticator::principal_for(const std::string& user_id, Method method,
-                                                           std::string session_id, const std::string* scope) {
+                                                           std::string session_id, const std::string* scope,
+                                                           std::string key_id) {
   auto found = users_.get(user_id);
   if (!found) return fail(AuthnErrc::unavailable, "The user store is unavailable; try again shortly.");
   if (!*found) return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
@@ -178,8 +207,10 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
                    .roles = user->roles,
                    .permissions = std::move(permissions),
                    .session_id = std::move(session_id),
-                   .key_id = {},
-                   .client_id = method == Method::basic ? std::string() : std::string(tokens::kFirstPartyClient)};
+                   .key_id = std::move(key_id),
+                   .client_id = method == Method::basic || method == Method::api_key
+                                    ? std::string()
+                                    : std::string(tokens::kFirstPartyClient)};
 }
 
 }  // namespace gatehouse::authn

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/context.h"
 #include "core/result.h"
+#include "keys/api_keys.h"
 #include "tokens/session_tokens.h"
 
 namespace gatehouse::authn {
@@ -23,7 +24,7 @@ namespace gatehouse::authn {
 struct Presented {
   std::vector<std::string> authorization{};  // every Authorization header
   std::vector<std::string> api_key{};        // every X-API-Key header
-  bool api_key_in_query{false};
+  std::vector<std::string> api_key_query{};  // every ?api_key= parameter
 };
 
 enum class AuthnErrc {
@@ -42,14 +43,15 @@ struct AuthnError {
 
 struct AuthnSettings {
   bool basic_enabled{true};
+  bool api_key_query_param{false};  // api_keys.allow_query_param
   std::chrono::seconds basic_cache_ttl{60};
 };
 
 class Authenticator {
  public:
   Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,
-                const tokens::AccessTokens& access_tokens, audit::AuditLog& audit, const Clock& clock,
-                AuthnSettings settings);
+                const tokens::AccessTokens& access_tokens, keys::ApiKeys& api_keys, audit::AuditLog& audit,
+                const Clock& clock, AuthnSettings settings);
 
   Result<Principal, AuthnError> authenticate(const Presented& presented, const RequestContext& ctx);
   const AuthnSettings& settings() const { return settings_; }
@@ -58,10 +60,11 @@ class Authenticator {
   Result<Principal, AuthnError> bearer(const std::string& token);
   Result<Principal, AuthnError> basic(std::string_view encoded, const RequestContext& ctx);
   Result<Principal, AuthnError> jwt(std::string_view token);
+  Result<Principal, AuthnError> api_key(std::string_view key, const RequestContext& ctx, bool as_bearer);
   // The user's principal, from the user cache. `scope` (space-separated), when given,
   // narrows the user's permissions: it can never widen them.
   Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id,
-                                              const std::string* scope = nullptr);
+                                              const std::string* scope = nullptr, std::string key_id = {});
 
   struct CachedBasic {
     std::string user_id;
@@ -73,6 +76,7 @@ class Authenticator {
   accounts::UserCache& users_;
   tokens::SessionTokens& sessions_;
   const tokens::AccessTokens& access_tokens_;
+  keys::ApiKeys& api_keys_;
   audit::AuditLog& audit_;
   const Clock& clock_;
   AuthnSettings settings_;

@@ -3,8 +3,8 @@
 namespace gatehouse::authn {
 
 ChangeFeed::ChangeFeed(store::ChangeStore& store, tokens::Denylist& denylist, accounts::UserCache& users,
-                       const Clock& clock)
-    : store_(store), denylist_(denylist), users_(users), clock_(clock) {}
+                       keys::ApiKeys& api_keys, const Clock& clock)
+    : store_(store), denylist_(denylist), users_(users), api_keys_(api_keys), clock_(clock) {}
 
 Result<void, store::StoreError> ChangeFeed::start() {
   std::lock_guard lock(mutex_);
@@ -12,6 +12,7 @@ Result<void, store::StoreError> ChangeFeed::start() {
   if (!last) return tl::unexpected(last.error());
   change_seq_ = *last;
   users_.clear();
+  api_keys_.clear();
   auto revocations = store_.revocations_since(0, clock_.now_unix());
   if (!revocations) return tl::unexpected(revocations.error());
   for (const auto& r : *revocations) {
@@ -28,7 +29,12 @@ Result<void, store::StoreError> ChangeFeed::sync() {
   auto changes = store_.changes_since(change_seq_);
   if (!changes) return tl::unexpected(changes.error());
   for (const auto& c : *changes) {
-    if (c.kind == "user") users_.invalidate(c.ref);
+    if (c.kind == "user") {
+      users_.invalidate(c.ref);
+      api_keys_.invalidate_user(c.ref);  // a disabled owner's keys were revoked with it
+    } else if (c.kind == "api_key") {
+      api_keys_.invalidate_key(c.ref);
+    }
     change_seq_ = c.seq;
   }
   auto revocations = store_.revocations_since(revocation_seq_, clock_.now_unix());

@@ -1,6 +1,6 @@
 // authn/change_feed.h: keeps this node's in-memory state in step with the store. Reads the
-// revocations and user changes recorded since the last call (by any process or node) and
-// applies them to the denylist and the user cache. Called right after local changes, so the
+// revocations, user and API-key changes recorded since the last call (by any process or node) and
+// applies them to the denylist, the user cache and the API-key cache. Called right after local changes, so the
 // node that made a change honours it at once, and every 250 ms for everyone else's.
 #pragma once
 #include <cstdint>
@@ -8,6 +8,7 @@
 
 #include "accounts/user_cache.h"
 #include "core/clock.h"
+#include "keys/api_keys.h"
 #include "store/store.h"
 #include "tokens/denylist.h"
 
@@ -15,7 +16,8 @@ namespace gatehouse::authn {
 
 class ChangeFeed {
  public:
-  ChangeFeed(store::ChangeStore& store, tokens::Denylist& denylist, accounts::UserCache& users, const Clock& clock);
+  ChangeFeed(store::ChangeStore& store, tokens::Denylist& denylist, accounts::UserCache& users, keys::ApiKeys& api_keys,
+             const Clock& clock);
   // Loads every live revocation and starts following changes from now.
   Result<void, store::StoreError> start();
   // Applies what changed since the last call. Thread-safe.
@@ -25,6 +27,7 @@ class ChangeFeed {
   store::ChangeStore& store_;
   tokens::Denylist& denylist_;
   accounts::UserCache& users_;
+  keys::ApiKeys& api_keys_;
   const Clock& clock_;
   std::mutex mutex_;
   std::int64_t revocation_seq_{0};

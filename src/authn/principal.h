@@ -7,7 +7,7 @@
 
 namespace gatehouse::authn {
 
-enum class Method { opaque, jwt, basic };
+enum class Method { opaque, jwt, basic, api_key };
 
 std::string_view method_name(Method m);
 
@@ -21,7 +21,7 @@ struct Principal {
   std::vector<std::string> roles{};
   std::vector<std::string> permissions{};  // sorted: effective permissions of this credential
   std::string session_id{};                // opaque tokens: the login session
-  std::string key_id{};
+  std::string key_id{};                    // API keys: the key's id
   std::string client_id{};
 };
 

@@ -24,6 +24,13 @@ int token_revoke(const config::Config& config, const std::string& token);
 // alg empty: the configured access-token algorithm.
 int signing_key_rotate(const config::Config& config, const std::string& alg);
 
+// API keys. expires_in: a duration ("3600", "90m", "30d"), empty for none. username empty
+// in key_list: every user's keys.
+int key_create(const config::Config& config, const std::string& username, const std::string& name,
+               const std::vector<std::string>& scopes, const std::string& expires_in);
+int key_list(const config::Config& config, const std::string& username);
+int key_revoke(const config::Config& config, const std::string& id);
+
 // Reads a password from stdin: the whole input less one trailing newline, or a line typed
 // at a terminal with echo off. Never from argv, where `ps` and shell history would see it.
 std::string read_password_from_stdin(const char* prompt);

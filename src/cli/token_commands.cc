@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "cli/cli_support.h"
 #include "cli/commands.h"
 #include "core/time.h"
 #include "tokens/jws.h"
@@ -70,13 +71,10 @@ int token_decode(const std::string& arg) {
 
 int token_verify(const config::Config& config, const std::string& arg) {
   const std::string token = token_from(arg);
-  auto app = app::App::open(config);
-  if (!app) {
-    std::fprintf(stderr, "gatehouse: %s\n", app.error().c_str());
-    return 1;
-  }
+  auto app = open_or_report(config);
+  if (!app) return 1;
   // The full check a request gets: signature, claims, denylist and the user's status.
-  auto principal = (*app)->authenticator().authenticate(
+  auto principal = app->authenticator().authenticate(
       authn::Presented{.authorization = {"Bearer " + token}, .api_key = {}}, RequestContext{});
   if (!principal) {
     std::printf("invalid: %s\n", principal.error().description.c_str());
@@ -90,13 +88,10 @@ int token_verify(const config::Config& config, const std::string& arg) {
 
 int token_revoke(const config::Config& config, const std::string& arg) {
   const std::string token = token_from(arg);
-  auto app = app::App::open(config);
-  if (!app) {
-    std::fprintf(stderr, "gatehouse: %s\n", app.error().c_str());
-    return 1;
-  }
+  auto app = open_or_report(config);
+  if (!app) return 1;
   // Only a token that still verifies can be revoked: anything else is refused already.
-  auto claims = (*app)->access_tokens().verify(token);
+  auto claims = app->access_tokens().verify(token);
   if (!claims) {
     std::printf("invalid: %s\n", claims.error().description.c_str());
     return 1;
@@ -107,12 +102,12 @@ int token_revoke(const config::Config& config, const std::string& arg) {
   }
   // Kept until the token could no longer pass anyway; every server reads it from the store
   // (its change feed polls every 250 ms).
-  const std::int64_t until = claims->exp + (*app)->access_tokens().settings().leeway.count();
-  if (!(*app)->store().add_revocation("jti", claims->jti, until)) {
+  const std::int64_t until = claims->exp + app->access_tokens().settings().leeway.count();
+  if (!app->store().add_revocation("jti", claims->jti, until)) {
     std::fprintf(stderr, "gatehouse: the store is unavailable\n");
     return 1;
   }
-  (*app)->audit().record(RequestContext{}, audit::AuditEvent{.type = "token.revoked", .success = true,
+  app->audit().record(kCliContext, audit::AuditEvent{.type = "token.revoked", .success = true,
                                                              .user_id = claims->sub, .username = claims->username,
                                                              .detail = {{"jti", claims->jti}, {"via", "cli"}}});
   std::printf("revoked: jti=%s sub=%s\n", claims->jti.c_str(), claims->sub.c_str());

@@ -5,13 +5,11 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "cli/cli_support.h"
 #include "cli/commands.h"
 #include "core/time.h"
 
 namespace gatehouse::cli {
-namespace {
-
-const RequestContext kCliContext{.ip = {}, .user_agent = "gatehouse-cli", .request_id = {}};
 
 std::unique_ptr<app::App> open_or_report(const config::Config& config) {
   auto app = app::App::open(config);
@@ -21,6 +19,8 @@ std::unique_ptr<app::App> open_or_report(const config::Config& config) {
   }
   return std::move(*app);
 }
+
+namespace {
 
 int report(const accounts::AccountError& error) {
   std::fprintf(stderr, "gatehouse: %s\n", error.description.c_str());

@@ -80,6 +80,8 @@ const std::vector<Key>& keys() {
                         [](Config& c) -> std::int64_t& { return c.accounts.argon2_iterations; }),
       key<bool>("auth", "basic", [](Config& c) -> bool& { return c.auth.basic; }),
       key<seconds>("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
+      key<S>("api_keys", "prefix", [](Config& c) -> S& { return c.api_keys.prefix; }),
+      key<bool>("api_keys", "allow_query_param", [](Config& c) -> bool& { return c.api_keys.allow_query_param; }),
       key<S>("audit", "file", [](Config& c) -> S& { return c.audit.file; }),
       key<seconds>("audit", "retention", [](Config& c) -> seconds& { return c.audit.retention; }),
       key<S>("admin", "username", [](Config& c) -> S& { return c.admin.username; }),
@@ -290,6 +292,17 @@ Result<void, std::string> finalize(Config& c) {
     return Err("tokens.hs256_secret: expected at least 32 bytes (256 bits) of secret");
   if (c.tokens.signing_alg == "HS256" && c.tokens.hs256_secret.empty())
     return Err("tokens.signing_alg: HS256 needs tokens.hs256_secret (or GATEHOUSE_TOKENS_HS256_SECRET_FILE)");
+  {
+    const std::string& p = c.api_keys.prefix;
+    const bool shape = !p.empty() && p.size() <= 16 && std::all_of(p.begin(), p.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    });
+    if (!shape) return Err("api_keys.prefix: expected 1 to 16 characters of a-z, 0-9 and _, got \"" + p + "\"");
+    // Bearer tokens are told apart by prefix: a key prefix must not overlap the opaque ones.
+    for (std::string_view other : {"gat_", "grt_"})
+      if (other.substr(0, std::min(other.size(), p.size())) == std::string_view(p).substr(0, std::min(other.size(), p.size())))
+        return Err("api_keys.prefix: \"" + p + "\" overlaps the opaque token prefix \"" + std::string(other) + "\"");
+  }
   if (c.accounts.min_password_length < 1 || c.accounts.min_password_length > 1024)
     return Err("accounts.min_password_length: expected 1 to 1024");
   if (c.accounts.argon2_memory_kib < 8 || c.accounts.argon2_memory_kib > 4 * 1024 * 1024)

@@ -83,6 +83,13 @@ struct AuthConfig {
   seconds basic_cache_ttl{60};
 };
 
+struct ApiKeysConfig {
+  // Keys look like gk_<43 base62>: a recognisable prefix lets secret scanners find leaked keys.
+  std::string prefix{"gk_"};
+  // ?api_key= ends up in proxy logs, browser history and Referer headers: off by default.
+  bool allow_query_param{false};
+};
+
 struct AuditConfig {
   // Empty: JSON lines on stderr.
   std::string file{};
@@ -106,6 +113,7 @@ struct Config {
   TokenConfig tokens{};
   AccountsConfig accounts{};
   AuthConfig auth{};
+  ApiKeysConfig api_keys{};
   AuditConfig audit{};
   AdminConfig admin{};
   LogConfig log{};

@@ -9,5 +9,7 @@ namespace gatehouse {
 // Length (2 to 4) of the well-formed multi-byte sequence starting at s[i], or 0 when the bytes
 // there are not one. ASCII bytes are not multi-byte sequences: callers handle them first.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+// The whole string is well-formed UTF-8.
+bool is_valid_utf8(std::string_view s);
 
 }  // namespace gatehouse

@@ -1,3 +1,7 @@
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3, but the one-shot SHA256() and EVP
+// fetch the algorithm on every call, which costs more than hashing a short secret; API keys
+// and tokens are hashed on every request. Same assembly underneath.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto/digest.h"
 
 #include <openssl/evp.h>
@@ -8,11 +12,21 @@ namespace gatehouse::crypto {
 
 std::string sha256(std::string_view data) {
   std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), reinterpret_cast<unsigned char*>(out.data()));
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(reinterpret_cast<unsigned char*>(out.data()), &ctx);
   return out;
 }
 
-std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(digest, &ctx);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');

@@ -53,6 +53,8 @@ struct UserChanges {
   // and put their ids on the denylist until `revoked_until`.
   std::optional<std::string> revoke_sessions_except{};
   std::int64_t revoked_until{0};
+  // In the same transaction, revoke every live API key of the user (revoked_at = updated_at).
+  bool revoke_api_keys{false};
   std::int64_t updated_at{0};
 };
 
@@ -191,6 +193,47 @@ class SigningKeyStore {
   virtual StoreResult<int> purge_signing_keys(std::int64_t now) = 0;
 };
 
+// An API key as stored: the SHA-256 of the key (hex), never the key. A key works while
+// `revoked_at` is absent or still in the future (a rotation's grace period) and `expires_at`
+// is absent or in the future.
+struct ApiKeyRecord {
+  std::string id{};
+  std::string user_id{};
+  std::string name{};
+  std::string digest{};  // sha256_hex(key)
+  std::string prefix{};  // display prefix, e.g. "gk_7Hq2": safe to show and log
+  std::optional<std::vector<std::string>> scopes{};  // absent: the owner's permissions
+  std::int64_t created_at{0};
+  std::optional<std::int64_t> expires_at{};
+  std::optional<std::int64_t> last_used_at{};
+  std::optional<std::int64_t> revoked_at{};
+
+  bool live_at(std::int64_t now) const {
+    return (!revoked_at || *revoked_at > now) && (!expires_at || *expires_at > now);
+  }
+};
+
+// Every write here also records a change ("api_key", id) in the same transaction, so every
+// node's key cache drops its copy.
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+  virtual StoreResult<void> create_api_key(const ApiKeyRecord& key) = 0;
+  virtual StoreResult<std::optional<ApiKeyRecord>> find_api_key(const std::string& id) = 0;
+  virtual StoreResult<std::optional<ApiKeyRecord>> find_api_key_by_digest(const std::string& digest) = 0;
+  // The user's keys, oldest first (revoked ones included).
+  virtual StoreResult<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) = 0;
+  // Revoked at `now` (or earlier, if it already was). not_found for an unknown id.
+  virtual StoreResult<ApiKeyRecord> revoke_api_key(const std::string& id, std::int64_t now) = 0;
+  // Adds `replacement` and makes the key `id` stop at `old_revoked_at` (>= now), in one
+  // transaction; precondition_failed when that key was revoked or rotated already, or has
+  // expired (so two concurrent rotations of one key cannot both succeed), not_found when unknown.
+  virtual StoreResult<ApiKeyRecord> rotate_api_key(const std::string& id, const ApiKeyRecord& replacement,
+                                                   std::int64_t old_revoked_at, std::int64_t now) = 0;
+  // Batched last-use times; a key's time never goes backwards. Records no change.
+  virtual StoreResult<void> touch_api_keys(const std::vector<std::pair<std::string, std::int64_t>>& used) = 0;
+};
+
 // What other processes changed, for the in-memory caches of every node: revocations (the
 // JWT denylist) and users whose record changed. Both carry a monotonic sequence number.
 struct Revocation {
@@ -202,8 +245,8 @@ struct Revocation {
 
 struct Change {
   std::int64_t seq{0};
-  std::string kind{};  // "user"
-  std::string ref{};   // the user id
+  std::string kind{};  // "user" or "api_key"
+  std::string ref{};   // the user's or the key's id
 };
 
 class ChangeStore {
@@ -218,7 +261,12 @@ class ChangeStore {
   virtual StoreResult<std::int64_t> last_change_seq() = 0;
 };
 
-class Store : public UserStore, public SessionStore, public AuditStore, public SigningKeyStore, public ChangeStore {
+class Store : public UserStore,
+              public SessionStore,
+              public AuditStore,
+              public SigningKeyStore,
+              public ApiKeyStore,
+              public ChangeStore {
  public:
   // Applies pending migrations; returns the schema version now in force.
   virtual StoreResult<int> migrate() = 0;

@@ -567,7 +567,10 @@ class Cli:
         if self.data_dir not in DATA_DIRS:
             DATA_DIRS.append(self.data_dir)
 
-    def run(self, *args, stdin: str | None = None, data_dir: bool = True, timeout: float = 60):
+    def run(self, *args, stdin: str | None = None, data_dir: bool = True, timeout: float = 60,
+            secret_stdout: bool = False):
+        """secret_stdout: the command prints a secret on stdout by design (`key create`); it is
+        left out of the recorded output, which the secret scan reads."""
         require_binary()
         self._n += 1
         cmd = [BIN, *args]
@@ -577,7 +580,8 @@ class Cli:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env,
                               cwd=self.workdir, timeout=timeout)
         out = self.workdir / f"cli.{self._n}.out"
-        out.write_bytes(b"$ " + " ".join(cmd).encode() + b"\n--- stdout\n" + proc.stdout +
+        shown_stdout = b"<withheld: a secret by design>" if secret_stdout else proc.stdout
+        out.write_bytes(b"$ " + " ".join(cmd).encode() + b"\n--- stdout\n" + shown_stdout +
                         b"\n--- stderr\n" + proc.stderr)
         LOG_FILES.append(out)
         proc.stdout_text = proc.stdout.decode(errors="replace")

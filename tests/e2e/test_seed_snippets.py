@@ -109,15 +109,27 @@ def test_login_with_email_as_username_literal(server, admin):
     assert response.status_code == 200
 
 
-def test_api_key_snippets_not_yet_supported(server):
-    # API keys arrive later: the guide's snippets are refused with 401 (never 200, never 500)
-    API_KEY = "abc123xyz789"
+def test_api_key_snippets(server, admin, start_server):
+    # The guide's Method 1 with a real key (the admin's, so /api/users answers)
+    API_KEY = admin.post("/api/keys", json={"name": "seed"}, headers=admin.auth_headers()).json()["key"]
     headers = {"X-API-Key": API_KEY}
-    response = requests.get(server.url + "/users/me", headers=headers)
-    assert_error(response, 401, "invalid_token")
+    response = requests.get(server.url + "/api/users", headers=headers)
+    assert response.status_code == 200, response.text
+    assert "users" in response.json()
+    # Method 2 ("less secure") is off by default: 401 that says to use the header ...
     params = {"api_key": API_KEY}
-    response = requests.get(server.url + "/users/me", params=params)
-    assert response.status_code == 401, response.text
+    response = requests.get(server.url + "/api/users", params=params)
+    assert_error(response, 401, "invalid_token")
+    assert "X-API-Key" in response.json()["error_description"]
+    # ... and works once `api_keys.allow_query_param = true`.
+    srv = start_server(env={"GATEHOUSE_API_KEYS_ALLOW_QUERY_PARAM": "true"})
+    other = srv.admin()
+    API_KEY = other.post("/api/keys", json={"name": "seed"}, headers=other.auth_headers()).json()["key"]
+    response = requests.get(srv.url + "/api/users", params={"api_key": API_KEY})
+    assert response.status_code == 200, response.text
+    # A made-up key is a 401, never a 200 or a 500.
+    response = requests.get(server.url + "/users/me", headers={"X-API-Key": "abc123xyz789"})
+    assert_error(response, 401, "invalid_token")
 
 
 def test_wrong_password_is_401_not_403(server, john):

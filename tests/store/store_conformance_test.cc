@@ -256,6 +256,98 @@ TEST_P(StoreConformance, DeletingAUserDeletesItsSessionsAndTokens) {
   EXPECT_FALSE(store_->find_refresh_token("r-s1").value().has_value());
 }
 
+ApiKeyRecord api_key(std::string id, std::string digest, std::string user_id = "u1") {
+  return ApiKeyRecord{.id = std::move(id), .user_id = std::move(user_id), .name = "ci", .digest = std::move(digest),
+                      .prefix = "gk_abcd", .scopes = std::nullopt, .created_at = 100, .expires_at = std::nullopt,
+                      .last_used_at = std::nullopt, .revoked_at = std::nullopt};
+}
+
+TEST_P(StoreConformance, ApiKeysRoundTripByIdAndDigest) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  auto k = api_key("k1", "d1");
+  k.scopes = std::vector<std::string>{"keys:read", "profile:read"};
+  k.expires_at = 900;
+  ASSERT_TRUE(store_->create_api_key(k));
+  ASSERT_TRUE(store_->create_api_key(api_key("k2", "d2")));
+  auto by_digest = store_->find_api_key_by_digest("d1").value();
+  ASSERT_TRUE(by_digest);
+  EXPECT_EQ(by_digest->id, "k1");
+  EXPECT_EQ(by_digest->prefix, "gk_abcd");
+  EXPECT_EQ(by_digest->scopes, (std::vector<std::string>{"keys:read", "profile:read"}));
+  EXPECT_EQ(by_digest->expires_at, 900);
+  EXPECT_FALSE(by_digest->revoked_at);
+  EXPECT_FALSE(store_->find_api_key("k2").value()->scopes) << "no scopes stays distinct from an empty list";
+  EXPECT_FALSE(store_->find_api_key_by_digest("nope").value());
+  EXPECT_EQ(store_->create_api_key(api_key("k3", "d1")).error().code, StoreErrc::conflict) << "digests are unique";
+  EXPECT_EQ(store_->create_api_key(api_key("k4", "d4", "ghost")).error().code, StoreErrc::conflict)
+      << "a key needs an existing owner";
+  auto listed = store_->list_api_keys("u1").value();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, "k1");
+  EXPECT_TRUE(store_->list_api_keys("u2").value().empty());
+}
+
+TEST_P(StoreConformance, ApiKeyRevocationIsRecordedAsAChange) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_api_key(api_key("k1", "d1")));
+  const std::int64_t start = store_->last_change_seq().value();
+  auto revoked = store_->revoke_api_key("k1", 200);
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->revoked_at, 200);
+  EXPECT_FALSE(revoked->live_at(200));
+  EXPECT_EQ(store_->revoke_api_key("k1", 300)->revoked_at, 200) << "revoking again keeps the first time";
+  EXPECT_EQ(store_->revoke_api_key("ghost", 300).error().code, StoreErrc::not_found);
+  auto changes = store_->changes_since(start).value();
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes[0].kind, "api_key");
+  EXPECT_EQ(changes[0].ref, "k1");
+}
+
+TEST_P(StoreConformance, ApiKeyRotationKeepsAGraceAndHasOneWinner) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_api_key(api_key("k1", "d1")));
+  std::atomic<int> rotated{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      auto r = store_->rotate_api_key("k1", api_key("n" + std::to_string(i), "dn" + std::to_string(i)), 500, 200);
+      if (r) ++rotated;
+      else if (r.error().code == StoreErrc::precondition_failed) ++refused;
+      else ++failed;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rotated.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
+  EXPECT_EQ(failed.load(), 0);
+  auto old = store_->find_api_key("k1").value();
+  EXPECT_EQ(old->revoked_at, 500);
+  EXPECT_TRUE(old->live_at(499)) << "works during the grace period";
+  EXPECT_FALSE(old->live_at(500));
+  EXPECT_EQ(store_->list_api_keys("u1")->size(), 2u);
+  EXPECT_EQ(store_->rotate_api_key("ghost", api_key("x", "dx"), 500, 200).error().code, StoreErrc::not_found);
+  // Revoking during the grace period ends it at once.
+  EXPECT_EQ(store_->revoke_api_key("k1", 300)->revoked_at, 300);
+  auto expired = api_key("k9", "d9");
+  expired.expires_at = 150;
+  ASSERT_TRUE(store_->create_api_key(expired));
+  EXPECT_EQ(store_->rotate_api_key("k9", api_key("y", "dy"), 200, 200).error().code, StoreErrc::precondition_failed)
+      << "an expired key cannot be rotated";
+}
+
+TEST_P(StoreConformance, ApiKeysAreTouchedForwardAndEndWithTheirUser) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_api_key(api_key("k1", "d1")));
+  ASSERT_TRUE(store_->create_api_key(api_key("k2", "d2")));
+  ASSERT_TRUE(store_->touch_api_keys({{"k1", 300}, {"k2", 250}, {"ghost", 300}}));
+  ASSERT_TRUE(store_->touch_api_keys({{"k1", 200}}));
+  EXPECT_EQ(store_->find_api_key("k1").value()->last_used_at, 300) << "last use never goes backwards";
+  EXPECT_EQ(store_->find_api_key("k2").value()->last_used_at, 250);
+  ASSERT_TRUE(store_->update_user("u1", UserChanges{.disabled = true, .revoke_api_keys = true, .updated_at = 400}));
+  EXPECT_EQ(store_->find_api_key("k1").value()->revoked_at, 400);
+  ASSERT_TRUE(store_->delete_user("u1"));
+  EXPECT_FALSE(store_->find_api_key("k1").value());
+}
+
 TEST_P(StoreConformance, PurgesExpiredTokens) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   open_session();

@@ -10,6 +10,7 @@
 #include "authn/access_minter.h"
 #include "authn/authenticator.h"
 #include "crypto/password.h"
+#include "keys/api_keys.h"
 #include "support/fake_clock.h"
 #include "support/memory_sink.h"
 #include "support/temp_store.h"
@@ -39,12 +40,15 @@ struct ServiceGraph {
   tokens::Denylist denylist;
   tokens::AccessTokens access_tokens{keyring, denylist, clock,
                                      tokens::AccessTokenSettings{.issuer = "http://gatehouse.test"}};
-  authn::ChangeFeed feed{*temp.store, denylist, users, clock};
-  authn::Authenticator authenticator{accounts, users, sessions, access_tokens, audit, clock, authn::AuthnSettings{}};
+  keys::ApiKeys api_keys{*temp.store, audit, clock, keys::ApiKeySettings{}};
+  authn::ChangeFeed feed{*temp.store, denylist, users, api_keys, clock};
+  authn::Authenticator authenticator{accounts, users, sessions, access_tokens, api_keys, audit, clock,
+                                     authn::AuthnSettings{}};
 
   ServiceGraph() {
     if (!feed.start()) throw std::runtime_error("change feed");
     sessions.set_change_hook([this] { (void)feed.sync(); });
+    api_keys.set_change_hook([this] { (void)feed.sync(); });
   }
 
   // Switches logins and refreshes to JWT access tokens, as `tokens.format = "jwt"` does.

@@ -98,6 +98,21 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_by_time ON changes(at);
 )sql"},
+      {4, R"sql(
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY,
+  user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  digest       TEXT NOT NULL UNIQUE,      -- SHA-256 of the key, hex; the key itself is never kept
+  prefix       TEXT NOT NULL,             -- display prefix, e.g. gk_7Hq2
+  scopes       TEXT,                      -- space-separated; NULL = the owner's permissions
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER,
+  last_used_at INTEGER,
+  revoked_at   INTEGER                    -- may lie in the future: a rotation's grace period
+);
+CREATE INDEX api_keys_by_user ON api_keys(user_id, id);
+)sql"},
   };
   return list;
 }

@@ -44,6 +44,7 @@ class Statement {
   }
   Statement& bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
   int step() { return sqlite3_step(stmt_); }
+  sqlite3_stmt* raw() const { return stmt_; }
   std::string text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
@@ -117,7 +118,7 @@ StoreResult<std::unique_ptr<Connection>> connect(const std::string& path) {
   return conn;
 }
 
-std::string join_roles(const std::vector<std::string>& roles) {
+std::string join_words(const std::vector<std::string>& roles) {
   std::string out;
   for (const auto& r : roles) {
     if (!out.empty()) out.push_back(' ');
@@ -126,7 +127,7 @@ std::string join_roles(const std::vector<std::string>& roles) {
   return out;
 }
 
-std::vector<std::string> split_roles(const std::string& s) {
+std::vector<std::string> split_words(const std::string& s) {
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start < s.size()) {
@@ -145,11 +146,27 @@ UserRecord read_user(const Statement& s) {
   return UserRecord{.id = s.text(0),
                     .username = s.text(1),
                     .email = s.text(2),
-                    .roles = split_roles(s.text(3)),
+                    .roles = split_words(s.text(3)),
                     .disabled = s.integer(4) != 0,
                     .password_hash = s.text(5),
                     .created_at = s.integer(6),
                     .updated_at = s.integer(7)};
+}
+
+constexpr const char* kApiKeyColumns =
+    "id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+std::optional<std::int64_t> optional_integer(const Statement& s, int col) {
+  if (s.is_null(col)) return std::nullopt;
+  return s.integer(col);
+}
+
+ApiKeyRecord read_api_key(const Statement& s) {
+  ApiKeyRecord k{.id = s.text(0), .user_id = s.text(1), .name = s.text(2), .digest = s.text(3),
+                 .prefix = s.text(4), .scopes = {}, .created_at = s.integer(6), .expires_at = optional_integer(s, 7),
+                 .last_used_at = optional_integer(s, 8), .revoked_at = optional_integer(s, 9)};
+  if (!s.is_null(5)) k.scopes = split_words(s.text(5));
+  return k;
 }
 
 class SqliteStore final : public Store {
@@ -217,7 +234,7 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       s->bind(1, u.id).bind(2, u.username).bind(3, fold_case(u.username));
       s->bind_text_or_null(4, u.email).bind_text_or_null(5, fold_case(u.email));
-      s->bind(6, join_roles(u.roles)).bind(7, std::int64_t{u.disabled}).bind(8, u.password_hash);
+      s->bind(6, join_words(u.roles)).bind(7, std::int64_t{u.disabled}).bind(8, u.password_hash);
       s->bind(9, u.created_at).bind(10, u.updated_at);
       if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
       return {};
@@ -259,7 +276,7 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       s->bind(1, std::int64_t{ch.email.has_value()});
       s->bind_text_or_null(2, ch.email.value_or("")).bind_text_or_null(3, fold_case(ch.email.value_or("")));
-      if (ch.roles) s->bind(4, join_roles(*ch.roles)); else s->bind_null(4);
+      if (ch.roles) s->bind(4, join_words(*ch.roles)); else s->bind_null(4);
       if (ch.disabled) s->bind(5, std::int64_t{*ch.disabled}); else s->bind_null(5);
       if (ch.password_hash) s->bind(6, *ch.password_hash); else s->bind_null(6);
       s->bind(7, ch.updated_at).bind(8, id);
@@ -273,6 +290,13 @@ class SqliteStore final : public Store {
       if (ch.revoke_sessions_except) {
         auto revoked = revoke_user_sessions_on(c, id, *ch.revoke_sessions_except, ch.updated_at, ch.revoked_until);
         if (!revoked) return tl::unexpected(revoked.error());
+      }
+      if (ch.revoke_api_keys) {
+        // The "user" change below drops every cached key of this user on every node.
+        auto keys = c.prepare(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE user_id = ?2 AND (revoked_at IS NULL OR revoked_at > ?1)");
+        if (!keys) return tl::unexpected(keys.error());
+        if (int rc = keys->bind(1, ch.updated_at).bind(2, id).step(); rc != SQLITE_DONE) return c.error(rc);
       }
       if (auto noted = record_change(c, "user", id, ch.updated_at); !noted) return tl::unexpected(noted.error());
       return std::move(**user);
@@ -456,6 +480,83 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       if (int rc = s->bind(1, time).step(); rc != SQLITE_DONE) return c.error(rc);
       return sqlite3_changes(c.db());
+    });
+  }
+
+  // ---- API keys ----
+  StoreResult<void> create_api_key(const ApiKeyRecord& k) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      if (auto inserted = insert_api_key_on(c, k); !inserted) return inserted;
+      return record_change(c, "api_key", k.id, k.created_at);
+    });
+  }
+
+  StoreResult<std::optional<ApiKeyRecord>> find_api_key(const std::string& id) override {
+    return with_connection([&](Connection& c) { return find_api_key_on(c, "id", id); });
+  }
+
+  StoreResult<std::optional<ApiKeyRecord>> find_api_key_by_digest(const std::string& digest) override {
+    return with_connection([&](Connection& c) { return find_api_key_on(c, "digest", digest); });
+  }
+
+  StoreResult<std::vector<ApiKeyRecord>> list_api_keys(const std::string& user_id) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<ApiKeyRecord>> {
+      auto s = c.prepare(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE user_id = ? ORDER BY id");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, user_id);
+      std::vector<ApiKeyRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_api_key(*s));
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<ApiKeyRecord> revoke_api_key(const std::string& id, std::int64_t now) override {
+    return in_transaction([&](Connection& c) -> StoreResult<ApiKeyRecord> {
+      auto s = c.prepare("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND (revoked_at IS NULL OR revoked_at > ?1)");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, now).bind(2, id).step(); rc != SQLITE_DONE) return c.error(rc);
+      auto key = find_api_key_on(c, "id", id);
+      if (!key) return tl::unexpected(key.error());
+      if (!*key) return fail(StoreErrc::not_found, "no such API key");
+      if (auto noted = record_change(c, "api_key", id, now); !noted) return tl::unexpected(noted.error());
+      return std::move(**key);
+    });
+  }
+
+  StoreResult<ApiKeyRecord> rotate_api_key(const std::string& id, const ApiKeyRecord& replacement,
+                                           std::int64_t old_revoked_at, std::int64_t now) override {
+    return in_transaction([&](Connection& c) -> StoreResult<ApiKeyRecord> {
+      // Only a key that works and was never revoked or rotated may be rotated: the condition
+      // makes a second rotation of the same key (on this node or another) find nothing.
+      auto s = c.prepare(
+          "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL "
+          "AND (expires_at IS NULL OR expires_at > ?3)");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, old_revoked_at).bind(2, id).bind(3, now).step(); rc != SQLITE_DONE) return c.error(rc);
+      const bool changed = sqlite3_changes(c.db()) > 0;
+      auto old = find_api_key_on(c, "id", id);
+      if (!old) return tl::unexpected(old.error());
+      if (!*old) return fail(StoreErrc::not_found, "no such API key");
+      if (!changed) return fail(StoreErrc::precondition_failed, "the API key no longer works");
+      if (auto inserted = insert_api_key_on(c, replacement); !inserted) return tl::unexpected(inserted.error());
+      if (auto noted = record_change(c, "api_key", id, now); !noted) return tl::unexpected(noted.error());
+      if (auto noted = record_change(c, "api_key", replacement.id, now); !noted) return tl::unexpected(noted.error());
+      return std::move(**old);
+    });
+  }
+
+  StoreResult<void> touch_api_keys(const std::vector<std::pair<std::string, std::int64_t>>& used) override {
+    if (used.empty()) return {};
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare("UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?");
+      if (!s) return tl::unexpected(s.error());
+      for (const auto& [id, at] : used) {
+        if (int rc = s->bind(1, at).bind(2, id).step(); rc != SQLITE_DONE) return c.error(rc);
+        sqlite3_reset(s->raw());
+      }
+      return {};
     });
   }
 
@@ -662,6 +763,30 @@ class SqliteStore final : public Store {
   static TokenRecord read_token(const Statement& s) {
     return TokenRecord{.digest = s.text(0), .session_id = s.text(1), .user_id = s.text(2),
                        .created_at = s.integer(3), .expires_at = s.integer(4)};
+  }
+
+  static StoreResult<void> insert_api_key_on(Connection& c, const ApiKeyRecord& k) {
+    auto s = c.prepare(
+        "INSERT INTO api_keys (id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, "
+        "revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
+    if (!s) return tl::unexpected(s.error());
+    s->bind(1, k.id).bind(2, k.user_id).bind(3, k.name).bind(4, k.digest).bind(5, k.prefix);
+    if (k.scopes) s->bind(6, join_words(*k.scopes)); else s->bind_null(6);
+    s->bind(7, k.created_at);
+    if (k.expires_at) s->bind(8, *k.expires_at); else s->bind_null(8);
+    if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
+  }
+
+  // column is "id" or "digest", both unique.
+  static StoreResult<std::optional<ApiKeyRecord>> find_api_key_on(Connection& c, const char* column,
+                                                                  const std::string& value) {
+    auto s = c.prepare(std::string("SELECT ") + kApiKeyColumns + " FROM api_keys WHERE " + column + " = ?");
+    if (!s) return tl::unexpected(s.error());
+    const int rc = s->bind(1, value).step();
+    if (rc == SQLITE_DONE) return std::optional<ApiKeyRecord>{};
+    if (rc != SQLITE_ROW) return c.error(rc);
+    return std::optional<ApiKeyRecord>{read_api_key(*s)};
   }
 
   static StoreResult<void> add_revocation_on(Connection& c, const std::string& kind, const std::string& value,

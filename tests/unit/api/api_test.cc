@@ -47,7 +47,8 @@ class ApiTest : public ::testing::Test {
   }
 
   testing::ServiceGraph g_;
-  Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring};
+  Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring,
+                     g_.api_keys};
   http::Router router_;
 };
 
@@ -157,21 +158,31 @@ TEST_F(ApiTest, PublishesTheJwksAndRotatesKeysForAdminsOnly) {
   EXPECT_TRUE(g_.audited("signing_key.rotated"));
 }
 
-TEST_F(ApiTest, OnlyLoneJwtBearersMayRunInline) {
+TEST_F(ApiTest, OnlyCredentialsHeldInMemoryMayRunInline) {
   const auto req = [](std::vector<http::Header> headers, std::string query = {}) {
     http::Request r;
     r.headers = std::move(headers);
     r.query = std::move(query);
     return r;
   };
-  EXPECT_TRUE(carries_only_jwt(req({{"authorization", "Bearer aaa.bbb.ccc"}})));
-  EXPECT_TRUE(carries_only_jwt(req({{"authorization", "bearer aaa.bbb.ccc"}})));
-  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer gat_opaque"}})));
-  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Basic YTpi"}})));
-  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}, {"x-api-key", "k"}})));
-  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}, {"authorization", "Bearer d.e.f"}})));
-  EXPECT_FALSE(carries_only_jwt(req({{"authorization", "Bearer a.b.c"}}, "api_key=x")));
-  EXPECT_FALSE(carries_only_jwt(req({})));
+  const auto in_memory = [this](const Request& r) { return credential_in_memory(services_, r); };
+  EXPECT_TRUE(in_memory(req({{"authorization", "Bearer aaa.bbb.ccc"}})));
+  EXPECT_TRUE(in_memory(req({{"authorization", "bearer aaa.bbb.ccc"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Bearer gat_opaque"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Basic YTpi"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}, {"x-api-key", "k"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}, {"authorization", "Bearer d.e.f"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}}, "api_key=x")));
+  EXPECT_FALSE(in_memory(req({})));
+  // An API key: only once this node has it cached as valid.
+  auto user = g_.add_user("keyowner", "password-1");
+  auto issued = g_.api_keys.create(keys::NewKey{.user_id = user.id, .name = "k"}, {"profile:read"}, {}, user.id);
+  ASSERT_TRUE(issued);
+  EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}})));
+  ASSERT_TRUE(g_.api_keys.verify(issued->key));
+  EXPECT_TRUE(in_memory(req({{"x-api-key", issued->key}})));
+  EXPECT_TRUE(in_memory(req({{"authorization", "Bearer " + issued->key}})));
+  EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}, {"authorization", "Bearer a.b.c"}})));
 }
 
 TEST_F(ApiTest, HealthAndReadiness) {

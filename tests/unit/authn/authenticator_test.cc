@@ -43,7 +43,7 @@ TEST(Authenticator, RefusesMissingAmbiguousAndMalformedCredentials) {
             AuthnErrc::ambiguous);
   EXPECT_EQ(g.authenticator.authenticate(Presented{.authorization = {"Bearer a", "Bearer b"}, .api_key = {}}, {}).error().code,
             AuthnErrc::ambiguous);
-  Presented query{.authorization = {"Bearer a"}, .api_key = {}, .api_key_in_query = true};
+  Presented query{.authorization = {"Bearer a"}, .api_key = {}, .api_key_query = {"k"}};
   EXPECT_EQ(g.authenticator.authenticate(query, {}).error().code, AuthnErrc::ambiguous);
   for (const char* header : {"Digest abc", "Basic !!!", "Basic " "dXNlcg==" /* "user": no colon */, "Bearer", "Basic"}) {
     auto r = g.authenticator.authenticate(Presented{.authorization = {header}, .api_key = {}}, {});
@@ -127,10 +127,55 @@ TEST(Authenticator, DisabledUsersBearerTokensFail) {
   EXPECT_FALSE(g.authenticator.authenticate(bearer(session->second.access_token), {}));
 }
 
+TEST(Authenticator, ApiKeysActAsTheirOwnerNarrowedByScopes) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  auto issued = g.api_keys.create(keys::NewKey{.user_id = user.id, .name = "ci", .scopes = std::vector<std::string>{"profile:read"}},
+                                  authz::permissions_for({"user"}), {}, user.id);
+  ASSERT_TRUE(issued) << issued.error().description;
+  for (const Presented& p : {Presented{.authorization = {}, .api_key = {issued->key}},
+                             Presented{.authorization = {"Bearer " + issued->key}, .api_key = {}}}) {
+    auto principal = g.authenticator.authenticate(p, {});
+    ASSERT_TRUE(principal) << principal.error().description;
+    EXPECT_EQ(principal->method, Method::api_key);
+    EXPECT_EQ(principal->user_id, user.id);
+    EXPECT_EQ(principal->key_id, issued->record.id);
+    EXPECT_EQ(principal->permissions, std::vector<std::string>{"profile:read"});
+  }
+  // The query parameter is refused unless configured, with a description that says why.
+  auto query = g.authenticator.authenticate(Presented{.authorization = {}, .api_key = {}, .api_key_query = {issued->key}}, {});
+  ASSERT_FALSE(query);
+  EXPECT_NE(query.error().description.find("X-API-Key"), std::string::npos);
+  Authenticator with_query(g.accounts, g.users, g.sessions, g.access_tokens, g.api_keys, g.audit, g.clock,
+                           AuthnSettings{.api_key_query_param = true});
+  EXPECT_TRUE(with_query.authenticate(Presented{.authorization = {}, .api_key = {}, .api_key_query = {issued->key}}, {}));
+  // Revoked: refused at once, and the failure is audited by display prefix only.
+  ASSERT_TRUE(g.api_keys.revoke(issued->record.id, {}, user.id));
+  auto revoked = g.authenticator.authenticate(Presented{.authorization = {}, .api_key = {issued->key}}, {});
+  ASSERT_FALSE(revoked);
+  EXPECT_EQ(revoked.error().code, AuthnErrc::invalid_token);
+  EXPECT_TRUE(g.audited("apikey.failure"));
+  for (const auto& line : g.audit_lines) EXPECT_EQ(line.find(issued->key), std::string::npos) << line;
+}
+
+TEST(Authenticator, ApiKeysOfDisabledOwnersStop) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  auto issued = g.api_keys.create(keys::NewKey{.user_id = user.id, .name = "ci"}, authz::permissions_for({"user"}), {},
+                                  user.id);
+  ASSERT_TRUE(issued);
+  const Presented p{.authorization = {}, .api_key = {issued->key}};
+  ASSERT_TRUE(g.authenticator.authenticate(p, {}));
+  ASSERT_TRUE(g.accounts.update(user.id, accounts::UserPatch{.disabled = true}, {}));
+  EXPECT_FALSE(g.authenticator.authenticate(p, {}));
+  ASSERT_TRUE(g.accounts.update(user.id, accounts::UserPatch{.disabled = false}, {}));
+  EXPECT_FALSE(g.authenticator.authenticate(p, {})) << "disabling revoked the key for good";
+}
+
 TEST(Authenticator, BasicCanBeSwitchedOff) {
   ServiceGraph g;
   g.add_user("alice", "password-1");
-  Authenticator no_basic(g.accounts, g.users, g.sessions, g.access_tokens, g.audit, g.clock,
+  Authenticator no_basic(g.accounts, g.users, g.sessions, g.access_tokens, g.api_keys, g.audit, g.clock,
                          AuthnSettings{.basic_enabled = false});
   EXPECT_FALSE(no_basic.authenticate(basic("alice", "password-1"), {}));
 }

@@ -103,6 +103,19 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheExpectedForm) {
   EXPECT_NE(syntax.error().find("line 1"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ApiKeyPrefixIsCheckedAgainstTheTokenPrefixes) {
+  auto defaults = load("");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->api_keys.prefix, "gk_");
+  EXPECT_FALSE(defaults->api_keys.allow_query_param);
+  EXPECT_TRUE(load("[api_keys]\nprefix = \"acme_live_\"\nallow_query_param = true\n"));
+  for (const char* bad : {"", "GK_", "gk-", "gk.", "a_very_long_prefix_", "gat_", "ga", "grt_x"}) {
+    auto c = load(std::string("[api_keys]\nprefix = \"") + bad + "\"\n");
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().find("api_keys.prefix"), std::string::npos) << c.error();
+  }
+}
+
 TEST_F(ConfigTest, TokenSettingsAreChecked) {
   auto defaults = load("");
   ASSERT_TRUE(defaults);

@@ -42,7 +42,7 @@ Response rotate(Services& services, const Request& request) {
 
 }  // namespace
 
-void add_key_routes(http::Router& router, Services& services) {
+void add_signing_key_routes(http::Router& router, Services& services) {
   // Memory only: answered on the network thread.
   router.add("GET", "/.well-known/jwks.json", http::Execution::network_thread, [&services](Request&) {
     Response res = http::json_response(200, services.keyring.jwks());
