@@ -19,6 +19,11 @@ Result<std::shared_ptr<const store::UserRecord>, store::StoreError> UserCache::g
   return user;
 }
 
+bool UserCache::contains(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  return entries_.count(id) > 0;
+}
+
 void UserCache::invalidate(const std::string& id) {
   std::unique_lock lock(mutex_);
   entries_.erase(id);

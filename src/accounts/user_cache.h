@@ -19,13 +19,15 @@ class UserCache {
 
   // The user, null when it does not exist; an error when the store could not be read.
   Result<std::shared_ptr<const store::UserRecord>, store::StoreError> get(const std::string& id);
+  // Memory only: is the user (or its absence) cached?
+  bool contains(const std::string& id) const;
   void invalidate(const std::string& id);
   void clear();
 
  private:
   static constexpr std::size_t kMaxEntries = 100000;
   store::UserStore& store_;
-  std::shared_mutex mutex_;
+  mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<const store::UserRecord>> entries_;
 };
 

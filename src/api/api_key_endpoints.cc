@@ -2,6 +2,8 @@
 // their own keys (keys:read, keys:write); admins (users:read, users:write) anyone's.
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "api/common.h"
 #include "authz/permissions.h"
 #include "core/time.h"
@@ -50,13 +52,18 @@ Response key_error(const keys::KeyError& error) {
 
 Response no_such_key() { return http::error_response(404, "not_found", "No such API key."); }
 
-// The key named in the path, if the caller may manage it: its own, or anyone's for an admin
-// (users:write). Someone else's key is a 404, so ids cannot be probed.
+// True when the caller's credential is narrower than its owner (a scoped key or token).
+bool narrowed(const authn::Principal& principal) {
+  return principal.permissions != authz::permissions_for(principal.roles);
+}
+
+// The key named in the path, if the caller may manage it: its own, or (`others`) anyone's for
+// an admin (users:write). Someone else's key is a 404, so ids cannot be probed.
 Result<store::ApiKeyRecord, Response> manageable_key(Services& services, const authn::Principal& principal,
-                                                     const Request& request) {
+                                                     const Request& request, bool others) {
   auto key = services.api_keys.get(std::string(request.param("id")));
   if (!key) return tl::unexpected(key.error().code == keys::KeyErrc::not_found ? no_such_key() : key_error(key.error()));
-  if (key->user_id != principal.user_id && !authz::has_permission(principal.permissions, "users:write"))
+  if (key->user_id != principal.user_id && !(others && authz::has_permission(principal.permissions, "users:write")))
     return tl::unexpected(no_such_key());
   return std::move(*key);
 }
@@ -76,7 +83,9 @@ Response create_key(Services& services, const Request& request) {
     if (auto e = read_integer(*body, "expires_in", expires_in)) return *e;
   }
   if (auto e = require_present("name", name.has_value())) return *e;
-  // The key acts with at most the permissions of the credential that creates it.
+  // The key acts with at most the permissions of the credential that creates it: a scoped key
+  // or token that asks for "the owner's permissions" gets its own instead.
+  if ((!scopes || scopes->empty()) && narrowed(*principal)) scopes = principal->permissions;
   auto issued = services.api_keys.create(
       keys::NewKey{.user_id = principal->user_id, .name = *name, .scopes = scopes, .expires_in = expires_in},
       principal->permissions, context_of(request), principal->user_id);
@@ -105,7 +114,7 @@ Response list_keys(Services& services, const Request& request) {
 Response revoke_key(Services& services, const Request& request) {
   auto principal = authorize(services, request, "keys:write");
   if (!principal) return principal.error();
-  auto key = manageable_key(services, *principal, request);
+  auto key = manageable_key(services, *principal, request, true);
   if (!key) return key.error();
   auto revoked = services.api_keys.revoke(key->id, context_of(request), principal->user_id);
   if (!revoked) return key_error(revoked.error());
@@ -122,8 +131,19 @@ Response rotate_key(Services& services, const Request& request) {
     if (auto e = reject_unknown_fields(*body, {"grace_seconds"})) return *e;
     if (auto e = read_integer(*body, "grace_seconds", grace)) return *e;
   }
-  auto key = manageable_key(services, *principal, request);
+  // Only the owner rotates (the new key is handed out: an admin would get a key acting as
+  // someone else); admins revoke.
+  auto key = manageable_key(services, *principal, request, false);
   if (!key) return key.error();
+  // Nor may a scoped credential obtain, by rotation, a key wider than itself.
+  if (narrowed(*principal)) {
+    const auto& wanted = key->scopes;
+    const bool within = wanted && std::all_of(wanted->begin(), wanted->end(), [&](const std::string& s) {
+      return authz::has_permission(principal->permissions, s);
+    });
+    if (!within)
+      return http::error_response(403, "forbidden", "This credential may not rotate a key wider than its own scopes.");
+  }
   auto issued = services.api_keys.rotate(key->id, std::chrono::seconds(grace.value_or(0)), context_of(request),
                                          principal->user_id);
   if (!issued) return key_error(issued.error());

@@ -165,13 +165,13 @@ bool credential_in_memory(Services& services, const Request& request) {
     api_key_header = h.name == "x-api-key";
   }
   if (!credential || request.query.find("api_key") != std::string::npos) return false;
-  if (api_key_header) return services.api_keys.verifies_from_memory(*credential);
+  if (api_key_header) return services.authenticator.api_key_in_memory(*credential);
   if (credential->size() < 8) return false;
   std::string scheme = credential->substr(0, 7);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme != "bearer ") return false;
   const std::string_view token = std::string_view(*credential).substr(7);
-  return tokens::looks_like_jwt(token) || services.api_keys.verifies_from_memory(token);
+  return tokens::looks_like_jwt(token) || services.authenticator.api_key_in_memory(token);
 }
 
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {

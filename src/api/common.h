@@ -63,8 +63,8 @@ Result<std::optional<std::string>, Response> query_param(const Request& request,
 Result<int, Response> limit_param(const Request& request, int default_limit, int max_limit);
 
 // True when the request's only credential is a JWT bearer token, or an API key this node
-// has cached as valid: authenticating it reads memory only (key ring, denylist, key and user
-// caches), so a store-free handler may run inline on the network thread.
+// has cached as valid with its owner: authenticating it reads memory only (key ring,
+// denylist, key and user caches), so a store-free handler may run inline on the network thread.
 bool credential_in_memory(Services& services, const Request& request);
 
 // Authentication and authorization of the caller: the principal, or the 400/401/403/503.

@@ -83,6 +83,11 @@ Result<Principal, AuthnError> Authenticator::authenticate(const Presented& prese
   return fail(AuthnErrc::invalid_token, "Unsupported Authorization scheme; use Bearer or Basic.");
 }
 
+bool Authenticator::api_key_in_memory(std::string_view key) const {
+  auto owner = api_keys_.cached_owner(key);
+  return owner && users_.contains(*owner);
+}
+
 Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
   auto claims = access_tokens_.verify(token);
   if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);
@@ -102,7 +107,8 @@ Result<Principal, AuthnError> Authenticator::api_key(std::string_view key, const
     if (rejection.reason == keys::VerifyFailure::unavailable)
       return fail(AuthnErrc::unavailable, rejection.description, as_bearer);
     static constexpr std::string_view kReasons[] = {"malformed", "unknown", "revoked", "expired", "unavailable"};
-    audit_.record(ctx, audit::AuditEvent{.type = "apikey.failure", .success = false, .user_id = {}, .username = {},
+    audit_.record(ctx, audit::AuditEvent{.type = "apikey.failure", .success = false, .user_id = rejection.user_id,
+                                         .username = {},
                                          .detail = {{"prefix", rejection.prefix},
                                                     {"reason", std::string(kReasons[static_cast<int>(rejection.reason)])}}});
     return fail(AuthnErrc::invalid_token, rejection.description, as_bearer);

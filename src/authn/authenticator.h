@@ -54,6 +54,9 @@ class Authenticator {
                 const Clock& clock, AuthnSettings settings);
 
   Result<Principal, AuthnError> authenticate(const Presented& presented, const RequestContext& ctx);
+  // True when authenticating this API key would read memory only and succeed: the key and its
+  // owner are both cached (so a handler may run it on a network thread).
+  bool api_key_in_memory(std::string_view key) const;
   const AuthnSettings& settings() const { return settings_; }
 
  private:

@@ -51,6 +51,10 @@ int key_create(const config::Config& config, const std::string& username, const 
   if (!app) return 1;
   auto user = find_user(*app, username);
   if (!user) return 1;
+  if (user->disabled) {
+    std::fprintf(stderr, "gatehouse: %s is disabled: enable the user first\n", user->username.c_str());
+    return 1;
+  }
   std::optional<std::int64_t> ttl;
   if (!expires_in.empty()) {
     auto d = parse_duration(expires_in);

@@ -134,12 +134,14 @@ Result<store::ApiKeyRecord, KeyError> ApiKeys::get(const std::string& id) {
 
 Result<store::ApiKeyRecord, KeyError> ApiKeys::revoke(const std::string& id, const RequestContext& ctx,
                                                       const std::string& actor_id) {
-  auto revoked = store_.revoke_api_key(id, clock_.now_unix());
+  const std::int64_t now = clock_.now_unix();
+  auto revoked = store_.revoke_api_key(id, now);
   if (!revoked) {
     if (revoked.error().code == store::StoreErrc::not_found) return fail(KeyErrc::not_found, "No such API key.");
     return store_down();
   }
   changed();
+  if (revoked->revoked_at != now) return std::move(*revoked);  // revoked before: audited then
   audit_.record(ctx, audit::AuditEvent{.type = "apikey.revoked", .success = true, .user_id = revoked->user_id,
                                        .username = {},
                                        .detail = {{"key_id", id}, {"prefix", revoked->prefix}, {"by", actor_id}}});
@@ -178,9 +180,9 @@ Result<IssuedKey, KeyError> ApiKeys::rotate(const std::string& id, std::chrono::
 
 std::optional<ApiKeys::EntryPtr> ApiKeys::lookup(const std::string& digest) const {
   std::shared_lock lock(mutex_);
-  auto it = entries_.find(digest);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  if (auto it = entries_.find(digest); it != entries_.end()) return it->second;
+  if (absent_.count(digest)) return EntryPtr{};
+  return std::nullopt;
 }
 
 void ApiKeys::remember(const std::string& digest, EntryPtr entry, std::uint64_t generation) {
@@ -188,11 +190,16 @@ void ApiKeys::remember(const std::string& digest, EntryPtr entry, std::uint64_t 
   // An invalidation that ran while the store was read may concern this very record: then
   // the record may be stale, and the next request reads it again.
   if (generation_.load() != generation) return;
+  if (!entry) {
+    if (absent_.size() >= settings_.max_cached_absent) absent_.clear();
+    absent_.insert(digest);
+    return;
+  }
   if (entries_.size() >= settings_.max_cached) {
     entries_.clear();
     digest_of_.clear();
   }
-  if (entry) digest_of_[entry->record.id] = digest;
+  digest_of_[entry->record.id] = digest;
   entries_[digest] = std::move(entry);
 }
 
@@ -227,24 +234,27 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
   const auto& record = entry->record;
   const std::int64_t now = clock_.now_unix();
   if (record.revoked_at && *record.revoked_at <= now)
-    return tl::unexpected(KeyRejection{VerifyFailure::revoked, record.prefix, "The API key has been revoked."});
+    return tl::unexpected(
+        KeyRejection{VerifyFailure::revoked, record.prefix, "The API key has been revoked.", record.user_id});
   if (record.expires_at && *record.expires_at <= now)
-    return tl::unexpected(KeyRejection{VerifyFailure::expired, record.prefix, "The API key has expired."});
+    return tl::unexpected(
+        KeyRejection{VerifyFailure::expired, record.prefix, "The API key has expired.", record.user_id});
   if (entry->last_used.load(std::memory_order_relaxed) < now) entry->last_used.store(now, std::memory_order_relaxed);
   return VerifiedKey{.key_id = record.id, .user_id = record.user_id, .prefix = record.prefix, .scope = entry->scope};
 }
 
-bool ApiKeys::verifies_from_memory(std::string_view key) const {
-  if (!looks_like_key(key)) return false;
+std::optional<std::string> ApiKeys::cached_owner(std::string_view key) const {
+  if (!looks_like_key(key)) return std::nullopt;
   auto cached = lookup(crypto::sha256_hex(key));
-  return cached && *cached && (*cached)->record.live_at(clock_.now_unix());
+  if (!cached || !*cached || !(*cached)->record.live_at(clock_.now_unix())) return std::nullopt;
+  return (*cached)->record.user_id;
 }
 
 void ApiKeys::invalidate_key(const std::string& key_id) {
   std::unique_lock lock(mutex_);
   generation_.fetch_add(1);
   // Any key change may be a creation: forget the digests known to be absent.
-  for (auto it = entries_.begin(); it != entries_.end();) it = it->second ? std::next(it) : entries_.erase(it);
+  absent_.clear();
   if (auto it = digest_of_.find(key_id); it != digest_of_.end()) {
     entries_.erase(it->second);
     digest_of_.erase(it);
@@ -255,7 +265,7 @@ void ApiKeys::invalidate_user(const std::string& user_id) {
   std::unique_lock lock(mutex_);
   generation_.fetch_add(1);
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second && it->second->record.user_id == user_id) {
+    if (it->second->record.user_id == user_id) {
       digest_of_.erase(it->second->record.id);
       it = entries_.erase(it);
     } else {
@@ -269,6 +279,7 @@ void ApiKeys::clear() {
   generation_.fetch_add(1);
   entries_.clear();
   digest_of_.clear();
+  absent_.clear();
 }
 
 Result<void, store::StoreError> ApiKeys::flush_last_used() {
@@ -277,7 +288,6 @@ Result<void, store::StoreError> ApiKeys::flush_last_used() {
   {
     std::shared_lock lock(mutex_);
     for (const auto& [digest, entry] : entries_) {
-      if (!entry) continue;
       const std::int64_t used = entry->last_used.load(std::memory_order_relaxed);
       const std::int64_t flushed = entry->flushed.load(std::memory_order_relaxed);
       // A key's first use ever is written at the next flush; later ones once an interval.
@@ -295,7 +305,7 @@ Result<void, store::StoreError> ApiKeys::flush_last_used() {
 
 std::size_t ApiKeys::cached() const {
   std::shared_lock lock(mutex_);
-  return entries_.size();
+  return entries_.size() + absent_.size();
 }
 
 }  // namespace gatehouse::keys

@@ -36,7 +36,8 @@ inline constexpr std::size_t kDisplayChars = 4;      // random characters kept i
 
 struct ApiKeySettings {
   std::string prefix{"gk_"};
-  std::size_t max_cached{100000};
+  std::size_t max_cached{100000};         // live and revoked keys
+  std::size_t max_cached_absent{100000};  // digests known to be no key, kept apart
   std::chrono::seconds last_used_interval{60};
 };
 
@@ -78,6 +79,7 @@ struct KeyRejection {
   VerifyFailure reason{VerifyFailure::unknown};
   std::string prefix{};  // the display prefix of what was presented, when it had the key's shape
   std::string description{};
+  std::string user_id{};  // the owner, for a key that exists (revoked, expired)
 };
 
 class ApiKeys {
@@ -101,8 +103,8 @@ class ApiKeys {
 
   // The hot path. Memory only when the key is cached; otherwise one store read.
   Result<VerifiedKey, KeyRejection> verify(std::string_view key);
-  // True when verify(key) would answer from memory alone, with success.
-  bool verifies_from_memory(std::string_view key) const;
+  // The owner of `key` when verify(key) would succeed from memory alone; nullopt otherwise.
+  std::optional<std::string> cached_owner(std::string_view key) const;
 
   // Change feed hooks.
   void invalidate_key(const std::string& key_id);
@@ -144,8 +146,11 @@ class ApiKeys {
   std::function<void()> changed_;
 
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, EntryPtr> entries_;  // digest -> entry; null = absent
+  std::unordered_map<std::string, EntryPtr> entries_;       // digest -> key
   std::unordered_map<std::string, std::string> digest_of_;  // key id -> digest, for invalidation
+  // Digests that are no key. Kept apart so a flood of made-up keys can only evict its own
+  // kind, and dropped wholesale (O(1)) whenever any key is created.
+  std::unordered_set<std::string> absent_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by every invalidation
 };
 

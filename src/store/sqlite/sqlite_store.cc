@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <condition_variable>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <unordered_map>
@@ -309,7 +310,8 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       if (int rc = s->bind(1, id).step(); rc != SQLITE_DONE) return c.error(rc);
       if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such user");
-      return record_change(c, "user", id, 0);
+      // Dated now: the purge keeps changes for a day, long enough for every node to see them.
+      return record_change(c, "user", id, static_cast<std::int64_t>(std::time(nullptr)));
     });
   }
 

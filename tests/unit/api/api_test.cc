@@ -180,9 +180,46 @@ TEST_F(ApiTest, OnlyCredentialsHeldInMemoryMayRunInline) {
   ASSERT_TRUE(issued);
   EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}})));
   ASSERT_TRUE(g_.api_keys.verify(issued->key));
+  g_.users.invalidate(user.id);
+  EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}}))) << "the owner must be cached too";
+  ASSERT_TRUE(g_.authenticator.authenticate(authn::Presented{.authorization = {}, .api_key = {issued->key}}, {}));
   EXPECT_TRUE(in_memory(req({{"x-api-key", issued->key}})));
   EXPECT_TRUE(in_memory(req({{"authorization", "Bearer " + issued->key}})));
   EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}, {"authorization", "Bearer a.b.c"}})));
+}
+
+// SPEC §7: a credential's scopes only narrow. A scoped key that may write keys cannot mint or
+// rotate its way to a key with more than its own permissions.
+TEST_F(ApiTest, ScopedCredentialsCannotWidenThroughKeys) {
+  g_.add_user("root", "password-1", {"admin"});
+  const std::string admin_token = login("root", "password-1");
+  const auto bearer = [](const std::string& t) { return std::vector<http::Header>{{"authorization", "Bearer " + t}}; };
+  auto created = call("POST", "/api/keys", R"({"name":"narrow","scopes":["keys:write"]})", bearer(admin_token));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string narrow = std::string(boost::json::parse(created.body).at("key").as_string());
+  auto full = call("POST", "/api/keys", R"({"name":"full"})", bearer(admin_token));
+  ASSERT_EQ(full.status, 201);
+  const std::string full_id = std::string(boost::json::parse(full.body).at("id").as_string());
+
+  // No scopes asked: the new key gets the scoped caller's own permissions, not the owner's.
+  auto minted = call("POST", "/api/keys", R"({"name":"minted"})", {{"x-api-key", narrow}});
+  ASSERT_EQ(minted.status, 201) << minted.body;
+  EXPECT_EQ(boost::json::serialize(boost::json::parse(minted.body).at("scopes")), R"(["keys:write"])");
+  auto wider = call("POST", "/api/keys", R"({"name":"w","scopes":["users:read"]})", {{"x-api-key", narrow}});
+  EXPECT_EQ(wider.status, 400) << wider.body;
+  // Rotating the unscoped sibling would hand out a full key: refused.
+  auto rotated = call("POST", "/api/keys/" + full_id + "/rotate", {}, {{"x-api-key", narrow}});
+  EXPECT_EQ(rotated.status, 403) << rotated.body;
+  EXPECT_EQ(call("POST", "/api/keys/" + full_id + "/rotate", {}, bearer(admin_token)).status, 201);
+
+  // Admins revoke other users' keys but do not rotate them (that would hand them the new key).
+  g_.add_user("bob", "password-2");
+  const std::string bob = login("bob", "password-2");
+  auto bobs = call("POST", "/api/keys", R"({"name":"bob"})", bearer(bob));
+  ASSERT_EQ(bobs.status, 201);
+  const std::string bob_key_id = std::string(boost::json::parse(bobs.body).at("id").as_string());
+  EXPECT_EQ(call("POST", "/api/keys/" + bob_key_id + "/rotate", {}, bearer(admin_token)).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/keys/" + bob_key_id, {}, bearer(admin_token)).status, 204);
 }
 
 TEST_F(ApiTest, HealthAndReadiness) {

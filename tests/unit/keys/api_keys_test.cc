@@ -70,17 +70,17 @@ TEST(ApiKeys, VerifyFromMemoryAndExpire) {
   ServiceGraph g;
   auto user = g.add_user("alice", "password-1");
   auto key = issue(g, user.id, NewKey{.name = "short", .expires_in = 5});
-  EXPECT_FALSE(g.api_keys.verifies_from_memory(key.key)) << "not cached before its first use";
+  EXPECT_FALSE(g.api_keys.cached_owner(key.key)) << "not cached before its first use";
   auto verified = g.api_keys.verify(key.key);
   ASSERT_TRUE(verified);
   EXPECT_EQ(verified->user_id, user.id);
   EXPECT_FALSE(verified->scope) << "no scopes: the owner's permissions";
-  EXPECT_TRUE(g.api_keys.verifies_from_memory(key.key));
+  EXPECT_EQ(g.api_keys.cached_owner(key.key), user.id);
   g.clock.advance(std::chrono::seconds(5));
   auto expired = g.api_keys.verify(key.key);
   ASSERT_FALSE(expired);
   EXPECT_EQ(expired.error().reason, VerifyFailure::expired);
-  EXPECT_FALSE(g.api_keys.verifies_from_memory(key.key));
+  EXPECT_FALSE(g.api_keys.cached_owner(key.key));
 }
 
 TEST(ApiKeys, UnknownAndMalformedKeysFail) {
@@ -111,6 +111,33 @@ TEST(ApiKeys, ANewKeyIsNeverHiddenByACachedAbsence) {
   ASSERT_TRUE(g.store().create_api_key(record));
   ASSERT_TRUE(g.feed.sync());
   EXPECT_TRUE(g.api_keys.verify(text));
+}
+
+TEST(ApiKeys, AFloodOfMadeUpKeysNeverEvictsRealOnes) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  ApiKeys small(g.store(), g.audit, g.clock, ApiKeySettings{.max_cached = 10, .max_cached_absent = 5});
+  auto key = small.create(NewKey{.user_id = user.id, .name = "real"}, user_permissions(), {}, user.id);
+  ASSERT_TRUE(key);
+  ASSERT_TRUE(small.verify(key->key));
+  for (int i = 0; i < 50; ++i) {
+    std::string junk = "gk_" + std::string(kKeyRandomChars - 2, 'x') + std::to_string(10 + i);
+    EXPECT_EQ(small.verify(junk).error().reason, VerifyFailure::unknown);
+  }
+  EXPECT_EQ(small.cached_owner(key->key), user.id) << "still cached after 50 unknown keys";
+  EXPECT_LE(small.cached(), 1u + 5u);
+}
+
+TEST(ApiKeys, RevokingTwiceIsAuditedOnce) {
+  ServiceGraph g;
+  auto user = g.add_user("alice", "password-1");
+  auto key = issue(g, user.id);
+  ASSERT_TRUE(g.api_keys.revoke(key.record.id, {}, user.id));
+  g.clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(g.api_keys.revoke(key.record.id, {}, user.id));
+  int revoked = 0;
+  for (const auto& line : g.audit_lines) revoked += line.find("\"apikey.revoked\"") != std::string::npos;
+  EXPECT_EQ(revoked, 1);
 }
 
 TEST(ApiKeys, RevocationByAnotherProcessReachesTheCacheThroughTheFeed) {
