@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   enable->add_option("username", username)->required();
   auto* remove = user->add_subcommand("delete", "delete a user, its sessions and tokens");
   remove->add_option("username", username)->required();
+  auto* unlock = user->add_subcommand("unlock", "end a lock from failed logins");
+  unlock->add_option("username", username)->required();
 
   auto* api_key = cli.add_subcommand("key", "manage API keys");
   api_key->require_subcommand(1);
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
   if (*disable) return cli::user_disable(*config, username, true);
   if (*enable) return cli::user_disable(*config, username, false);
   if (*remove) return cli::user_delete(*config, username);
+  if (*unlock) return cli::user_unlock(*config, username);
   if (*api_key_create) return cli::key_create(*config, key_user, key_name, key_scopes, key_expires);
   if (*api_key_list) return cli::key_list(*config, key_user);
   if (*api_key_revoke) return cli::key_revoke(*config, key_id);

@@ -64,7 +64,13 @@ Result<void, std::string> validate_roles(const std::vector<std::string>& roles) 
 
 Accounts::Accounts(store::Store& store, tokens::SessionTokens& sessions, audit::AuditLog& audit,
                    const crypto::PasswordHasher& hasher, const Clock& clock, AccountSettings settings)
-    : store_(store), sessions_(sessions), audit_(audit), hasher_(hasher), clock_(clock), settings_(settings) {}
+    : store_(store),
+      sessions_(sessions),
+      audit_(audit),
+      hasher_(hasher),
+      clock_(clock),
+      settings_(settings),
+      lockout_(store, audit, clock, settings.lockout) {}
 
 Result<void, AccountError> Accounts::validate_password(const std::string& password) const {
   if (password.size() < settings_.min_password_length)
@@ -186,8 +192,17 @@ Result<void, AccountError> Accounts::remove(const std::string& id, const Request
   return {};
 }
 
-Result<User, AccountError> Accounts::check_password(const std::string& login, const std::string& password) {
+Result<User, AccountError> Accounts::check_password(const std::string& login, const std::string& password,
+                                                    const RequestContext& ctx) {
   static constexpr std::string_view kWrong = "The username or password is incorrect.";
+  const auto locked = [](std::int64_t seconds) -> tl::unexpected<AccountError> {
+    return tl::unexpected(AccountError{AccountErrc::locked,
+                                       "Too many failed attempts; try again in " + std::to_string(seconds) + " s.",
+                                       seconds});
+  };
+  auto ip_wait = lockout_.ip_wait(ctx.ip);
+  if (!ip_wait) return store_failure(ip_wait.error());
+  if (*ip_wait > 0) return locked(*ip_wait);
   if (login.empty() || login.size() > kMaxEmail || password.size() > kMaxPassword) {
     hasher_.verify_dummy(password.substr(0, kMaxPassword));
     return fail(AccountErrc::invalid_credentials, std::string(kWrong));
@@ -195,24 +210,50 @@ Result<User, AccountError> Accounts::check_password(const std::string& login, co
   auto found = store_.find_user_by_username(login);
   if (found && !*found && login.find('@') != std::string::npos) found = store_.find_user_by_email(login);
   if (!found) return store_failure(found.error());
+  // One counter per user however it is named (username or e-mail); unknown names get their
+  // own, so they lock exactly like real ones.
+  const Attempt attempt{.subject = *found ? "user:" + (*found)->id : "login:" + store::fold_case(login),
+                        .user_id = *found ? (*found)->id : std::string(),
+                        .username = login.substr(0, kMaxUsername),
+                        .ctx = ctx};
+  bool has_failures = false;
+  auto wait = lockout_.subject_wait(attempt.subject, &has_failures);
+  if (!wait) return store_failure(wait.error());
+  if (*wait > 0) return locked(*wait);
   if (!*found) {
     hasher_.verify_dummy(password);
+    lockout_.failed(attempt);
     return fail(AccountErrc::invalid_credentials, std::string(kWrong));
   }
   const User& user = **found;
   const bool password_ok = hasher_.verify(user.password_hash, password);
-  if (!password_ok || user.disabled) return fail(AccountErrc::invalid_credentials, std::string(kWrong));
+  if (!password_ok || user.disabled) {
+    lockout_.failed(attempt);
+    return fail(AccountErrc::invalid_credentials, std::string(kWrong));
+  }
+  if (has_failures) lockout_.succeeded(attempt.subject);
   return user;
+}
+
+Result<void, AccountError> Accounts::unlock(const std::string& id, const RequestContext& ctx) {
+  auto user = get(id);
+  if (!user) return tl::unexpected(user.error());
+  if (auto cleared = lockout_.unlock_user(id); !cleared) return store_failure(cleared.error());
+  audit_.record(ctx, audit::AuditEvent{.type = "user.updated", .success = true, .user_id = user->id,
+                                       .username = user->username, .detail = {{"changed", "unlocked"}}});
+  return {};
 }
 
 Result<std::pair<User, tokens::TokenPair>, AccountError> Accounts::login(const std::string& login,
                                                                          const std::string& password,
                                                                          const RequestContext& ctx) {
-  auto user = check_password(login, password);
+  auto user = check_password(login, password, ctx);
   if (!user) {
-    if (user.error().code == AccountErrc::invalid_credentials)
-      audit_.record(ctx, audit::AuditEvent{.type = "login.failure", .success = false, .user_id = {},
-                                           .username = login.substr(0, kMaxUsername), .detail = {}});
+    if (user.error().code == AccountErrc::invalid_credentials || user.error().code == AccountErrc::locked)
+      audit_.record(ctx, audit::AuditEvent{
+                             .type = "login.failure", .success = false, .user_id = {},
+                             .username = login.substr(0, kMaxUsername),
+                             .detail = {{"reason", user.error().code == AccountErrc::locked ? "locked" : "credentials"}}});
     return tl::unexpected(user.error());
   }
   // Passwords hashed under older argon2id parameters are upgraded on the first good login.

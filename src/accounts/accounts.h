@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "accounts/lockout.h"
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/context.h"
@@ -24,11 +25,13 @@ enum class AccountErrc {
   not_found,            // 404
   conflict,             // 409
   unavailable,          // 503
+  locked,               // 429: too many failed attempts (retry_after)
 };
 
 struct AccountError {
   AccountErrc code{AccountErrc::invalid_request};
   std::string description{};  // safe to send to the client
+  std::int64_t retry_after{0};  // seconds, for locked
 };
 
 struct NewUser {
@@ -48,6 +51,7 @@ struct UserPatch {
 
 struct AccountSettings {
   std::size_t min_password_length{8};
+  LockoutSettings lockout{};
 };
 
 struct UserPage {
@@ -68,7 +72,12 @@ class Accounts {
 
   // Finds the user by username, or by e-mail when no username matches, and checks the
   // password. Unknown users cost a dummy verify; disabled users fail like wrong passwords.
-  Result<User, AccountError> check_password(const std::string& login, const std::string& password);
+  // Subject to the lockout (SPEC §9): locked subjects and IPs get `locked`, failures count.
+  Result<User, AccountError> check_password(const std::string& login, const std::string& password,
+                                            const RequestContext& ctx);
+  // An admin's unlock of a user locked by failed logins.
+  Result<void, AccountError> unlock(const std::string& id, const RequestContext& ctx);
+  Lockout& lockout() { return lockout_; }
   // check_password + a new session, with the audit events.
   Result<std::pair<User, tokens::TokenPair>, AccountError> login(const std::string& login,
                                                                  const std::string& password,
@@ -95,6 +104,7 @@ class Accounts {
   const crypto::PasswordHasher& hasher_;
   const Clock& clock_;
   AccountSettings settings_;
+  Lockout lockout_;
 };
 
 // Syntax checks shared by the API and the CLI; the error names the rule.

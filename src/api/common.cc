@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "authz/permissions.h"
@@ -190,6 +191,7 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
   switch (error.code) {
     case authn::AuthnErrc::ambiguous: return tl::unexpected(bad_request(error.description));
     case authn::AuthnErrc::unavailable: return tl::unexpected(unavailable(error.description));
+    case authn::AuthnErrc::locked: return tl::unexpected(too_many_attempts(error.description, error.retry_after));
     default: break;
   }
   const bool invalid_credentials = error.code == authn::AuthnErrc::invalid_credentials;
@@ -229,8 +231,15 @@ Response account_error(const accounts::AccountError& error) {
     case AccountErrc::not_found: return http::error_response(404, "not_found", error.description);
     case AccountErrc::conflict: return http::error_response(409, "conflict", error.description);
     case AccountErrc::unavailable: return unavailable(error.description);
+    case AccountErrc::locked: return too_many_attempts(error.description, error.retry_after);
   }
   return unavailable(error.description);
+}
+
+Response too_many_attempts(std::string_view description, std::int64_t retry_after) {
+  Response res = http::error_response(429, "too_many_attempts", description);
+  res.set("Retry-After", std::to_string(std::max<std::int64_t>(1, retry_after)));
+  return res;
 }
 
 Response unavailable(std::string_view description) {

@@ -74,6 +74,8 @@ Result<authn::Principal, Response> authorize(Services& services, const Request& 
 
 Response account_error(const accounts::AccountError& error);
 Response unavailable(std::string_view description);
+// 429 too_many_attempts with Retry-After (SPEC §9 lockout).
+Response too_many_attempts(std::string_view description, std::int64_t retry_after);
 Response with_no_store(Response response);
 
 boost::json::object user_json(const accounts::User& user);

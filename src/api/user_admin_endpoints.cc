@@ -1,4 +1,4 @@
-// The user management API (SPEC §7): /api/users and /api/users/{id}.
+// The user management API (SPEC §7): /api/users, /api/users/{id} and /api/users/{id}/unlock.
 #include <boost/json.hpp>
 
 #include "api/common.h"
@@ -107,6 +107,17 @@ Response delete_user(Services& services, const Request& request) {
   return http::no_content();
 }
 
+// POST /api/users/{id}/unlock: ends a lock from failed logins (SPEC §7, §9).
+Response unlock_user(Services& services, const Request& request) {
+  auto principal = authorize(services, request, "users:write");
+  if (!principal) return principal.error();
+  const std::string id(request.param("id"));
+  if (!plausible_id(id)) return http::error_response(404, "not_found", "No such user.");
+  auto unlocked = services.accounts.unlock(id, context_of(request));
+  if (!unlocked) return account_error(unlocked.error());
+  return http::no_content();
+}
+
 }  // namespace
 
 void add_user_admin_routes(http::Router& router, Services& services) {
@@ -118,6 +129,8 @@ void add_user_admin_routes(http::Router& router, Services& services) {
              [&services](Request& r) { return patch_user(services, r); });
   router.add("DELETE", "/api/users/{id}", Execution::blocking_pool,
              [&services](Request& r) { return delete_user(services, r); });
+  router.add("POST", "/api/users/{id}/unlock", Execution::blocking_pool,
+             [&services](Request& r) { return unlock_user(services, r); });
 }
 
 }  // namespace gatehouse::api

@@ -133,7 +133,11 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
                             .revocation_horizon = horizon});
   app->accounts_ = std::make_unique<accounts::Accounts>(
       *app->store_, *app->sessions_, *app->audit_, *app->hasher_, app->clock_,
-      accounts::AccountSettings{.min_password_length = static_cast<std::size_t>(config.accounts.min_password_length)});
+      accounts::AccountSettings{
+          .min_password_length = static_cast<std::size_t>(config.accounts.min_password_length),
+          .lockout = accounts::LockoutSettings{.max_failures = static_cast<int>(config.lockout.max_failures),
+                                               .duration = config.lockout.duration,
+                                               .ip_max_failures = static_cast<int>(config.lockout.ip_max_failures)}});
   app->keyring_ = std::make_unique<tokens::KeyRing>(
       *app->store_, app->clock_,
       tokens::KeyRingSettings{.access_alg = *tokens::parse_alg(config.tokens.signing_alg),

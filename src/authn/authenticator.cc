@@ -153,6 +153,10 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
     }
   }
   if (cached) {
+    // A lock this node has seen holds for cached credentials too (SPEC §9: even the right password).
+    if (auto wait = accounts_.lockout().known_wait("user:" + cached->user_id); wait > 0)
+      return tl::unexpected(AuthnError{AuthnErrc::locked, "Too many failed attempts; try again in " +
+                                                              std::to_string(wait) + " s.", false, wait});
     // Re-check the user: a disabled or deleted user, or a changed password, ends the entry.
     auto user = users_.get(cached->user_id);
     if (user && *user && !(*user)->disabled &&
@@ -162,10 +166,15 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
     basic_cache_.erase(cache_key);
   }
 
-  auto user = accounts_.check_password(username, password);
+  auto user = accounts_.check_password(username, password, ctx);
   if (!user) {
     if (user.error().code == accounts::AccountErrc::unavailable)
       return fail(AuthnErrc::unavailable, user.error().description);
+    if (user.error().code == accounts::AccountErrc::locked) {
+      audit_.record(ctx, audit::AuditEvent{.type = "basic.failure", .success = false, .user_id = {},
+                                           .username = username.substr(0, 64), .detail = {{"reason", "locked"}}});
+      return tl::unexpected(AuthnError{AuthnErrc::locked, user.error().description, false, user.error().retry_after});
+    }
     audit_.record(ctx, audit::AuditEvent{.type = "basic.failure", .success = false, .user_id = {},
                                          .username = username.substr(0, 64), .detail = {}});
     return fail(AuthnErrc::invalid_credentials, "The username or password is incorrect.");

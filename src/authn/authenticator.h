@@ -33,12 +33,14 @@ enum class AuthnErrc {
   invalid_credentials,  // Basic with a wrong username or password (401)
   ambiguous,            // more than one credential (400)
   unavailable,          // the store did not answer (503)
+  locked,               // too many failed password attempts (429, retry_after)
 };
 
 struct AuthnError {
   AuthnErrc code{AuthnErrc::missing};
   std::string description{};
   bool bearer_presented{false};  // the 401 challenge then carries error="invalid_token"
+  std::int64_t retry_after{0};   // seconds, for locked
 };
 
 struct AuthnSettings {

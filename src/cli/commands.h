@@ -14,6 +14,8 @@ int user_list(const config::Config& config);
 int user_set_password(const config::Config& config, const std::string& username);
 int user_disable(const config::Config& config, const std::string& username, bool disabled);
 int user_delete(const config::Config& config, const std::string& username);
+// Ends a lock from failed logins (SPEC §9).
+int user_unlock(const config::Config& config, const std::string& username);
 int migrate(const config::Config& config);
 int signing_key_list(const config::Config& config);
 // TOKEN "-" reads it from stdin (keeps it out of `ps` and shell history).

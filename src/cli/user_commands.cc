@@ -127,6 +127,16 @@ int user_delete(const config::Config& config, const std::string& username) {
   return 0;
 }
 
+int user_unlock(const config::Config& config, const std::string& username) {
+  auto app = open_or_report(config);
+  if (!app) return 1;
+  auto user = find(*app, username);
+  if (!user) return 1;
+  if (auto unlocked = app->accounts().unlock(user->id, kCliContext); !unlocked) return report(unlocked.error());
+  std::printf("unlocked %s\n", user->username.c_str());
+  return 0;
+}
+
 int migrate(const config::Config& config) {
   auto app = open_or_report(config);
   if (!app) return 1;

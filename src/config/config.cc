@@ -82,6 +82,10 @@ const std::vector<Key>& keys() {
       key<seconds>("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
       key<S>("api_keys", "prefix", [](Config& c) -> S& { return c.api_keys.prefix; }),
       key<bool>("api_keys", "allow_query_param", [](Config& c) -> bool& { return c.api_keys.allow_query_param; }),
+      key<std::int64_t>("lockout", "max_failures", [](Config& c) -> std::int64_t& { return c.lockout.max_failures; }),
+      key<seconds>("lockout", "duration", [](Config& c) -> seconds& { return c.lockout.duration; }),
+      key<std::int64_t>("lockout", "ip_max_failures",
+                        [](Config& c) -> std::int64_t& { return c.lockout.ip_max_failures; }),
       key<S>("audit", "file", [](Config& c) -> S& { return c.audit.file; }),
       key<seconds>("audit", "retention", [](Config& c) -> seconds& { return c.audit.retention; }),
       key<S>("admin", "username", [](Config& c) -> S& { return c.admin.username; }),
@@ -303,6 +307,10 @@ Result<void, std::string> finalize(Config& c) {
       if (other.substr(0, std::min(other.size(), p.size())) == std::string_view(p).substr(0, std::min(other.size(), p.size())))
         return Err("api_keys.prefix: \"" + p + "\" overlaps the opaque token prefix \"" + std::string(other) + "\"");
   }
+  if (c.lockout.max_failures < 1 || c.lockout.max_failures > 1000)
+    return Err("lockout.max_failures: expected 1 to 1000");
+  if (c.lockout.ip_max_failures < 1 || c.lockout.ip_max_failures > 1000000)
+    return Err("lockout.ip_max_failures: expected 1 to 1000000");
   if (c.accounts.min_password_length < 1 || c.accounts.min_password_length > 1024)
     return Err("accounts.min_password_length: expected 1 to 1024");
   if (c.accounts.argon2_memory_kib < 8 || c.accounts.argon2_memory_kib > 4 * 1024 * 1024)

@@ -90,6 +90,14 @@ struct ApiKeysConfig {
   bool allow_query_param{false};
 };
 
+struct LockoutConfig {
+  // SPEC §9: 5 consecutive failures lock a username for 15 minutes; 50 failures from one IP
+  // within that time lock the IP.
+  std::int64_t max_failures{5};
+  seconds duration{15 * 60};
+  std::int64_t ip_max_failures{50};
+};
+
 struct AuditConfig {
   // Empty: JSON lines on stderr.
   std::string file{};
@@ -114,6 +122,7 @@ struct Config {
   AccountsConfig accounts{};
   AuthConfig auth{};
   ApiKeysConfig api_keys{};
+  LockoutConfig lockout{};
   AuditConfig audit{};
   AdminConfig admin{};
   LogConfig log{};

@@ -234,6 +234,29 @@ class ApiKeyStore {
   virtual StoreResult<void> touch_api_keys(const std::vector<std::pair<std::string, std::int64_t>>& used) = 0;
 };
 
+// Failed-login counters (SPEC §9), one per subject: "user:<id>", "login:<folded login>" for
+// names that match no user, "ip:<address>". Kept in the store so a restart does not reset
+// them and every node shares them.
+struct LoginFailures {
+  int count{0};                             // failures since first_at
+  std::int64_t first_at{0};
+  std::optional<std::int64_t> locked_until{};  // refused until then
+};
+
+class LockoutStore {
+ public:
+  virtual ~LockoutStore() = default;
+  virtual StoreResult<LoginFailures> login_failures(const std::string& subject) = 0;
+  // Atomically: a lock that has ended, or failures older than `window`, start over; then one
+  // more failure; at `max_failures` the subject is locked until now + lock_for (count reset).
+  // Returns the state after the failure; while locked, nothing changes.
+  virtual StoreResult<LoginFailures> add_login_failure(const std::string& subject, std::int64_t now,
+                                                       std::int64_t window, int max_failures,
+                                                       std::int64_t lock_for) = 0;
+  // Success or an admin's unlock. Idempotent.
+  virtual StoreResult<void> clear_login_failures(const std::string& subject) = 0;
+};
+
 // What other processes changed, for the in-memory caches of every node: revocations (the
 // JWT denylist) and users whose record changed. Both carry a monotonic sequence number.
 struct Revocation {
@@ -266,6 +289,7 @@ class Store : public UserStore,
               public AuditStore,
               public SigningKeyStore,
               public ApiKeyStore,
+              public LockoutStore,
               public ChangeStore {
  public:
   // Applies pending migrations; returns the schema version now in force.

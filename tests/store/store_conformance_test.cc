@@ -348,6 +348,39 @@ TEST_P(StoreConformance, ApiKeysAreTouchedForwardAndEndWithTheirUser) {
   EXPECT_FALSE(store_->find_api_key("k1").value());
 }
 
+TEST_P(StoreConformance, LoginFailuresLockAtTheLimitAndStartOver) {
+  const std::string who = "user:u1";
+  EXPECT_EQ(store_->login_failures(who)->count, 0);
+  for (int i = 1; i <= 4; ++i) {
+    auto f = store_->add_login_failure(who, 100 + i, 900, 5, 900);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->count, i);
+    EXPECT_FALSE(f->locked_until);
+  }
+  auto locked = store_->add_login_failure(who, 110, 900, 5, 900);
+  ASSERT_TRUE(locked);
+  EXPECT_EQ(locked->locked_until, 1010);
+  EXPECT_EQ(store_->add_login_failure(who, 200, 900, 5, 900)->locked_until, 1010) << "no counting while locked";
+  EXPECT_EQ(store_->login_failures(who)->locked_until, 1010);
+  auto after = store_->add_login_failure(who, 1010, 900, 5, 900);
+  EXPECT_EQ(after->count, 1) << "an ended lock starts over";
+  EXPECT_FALSE(after->locked_until);
+  EXPECT_EQ(store_->add_login_failure(who, 1011 + 900, 900, 5, 900)->count, 1) << "old failures are forgotten";
+  ASSERT_TRUE(store_->clear_login_failures(who));
+  EXPECT_EQ(store_->login_failures(who)->count, 0);
+  EXPECT_TRUE(store_->clear_login_failures("ip:nobody"));
+}
+
+TEST_P(StoreConformance, ConcurrentLoginFailuresAreAllCounted) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      for (int k = 0; k < 5; ++k) ASSERT_TRUE(store_->add_login_failure("ip:1.2.3.4", 100, 900, 1000, 900));
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(store_->login_failures("ip:1.2.3.4")->count, 40);
+}
+
 TEST_P(StoreConformance, PurgesExpiredTokens) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   open_session();

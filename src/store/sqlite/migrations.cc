@@ -113,6 +113,15 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_by_user ON api_keys(user_id, id);
 )sql"},
+      {5, R"sql(
+-- Failed logins per subject ('user:<id>', 'login:<name>', 'ip:<address>'), SPEC §9.
+CREATE TABLE login_failures (
+  subject      TEXT PRIMARY KEY,
+  count        INTEGER NOT NULL,
+  first_at     INTEGER NOT NULL,
+  locked_until INTEGER
+);
+)sql"},
   };
   return list;
 }

@@ -426,6 +426,8 @@ class SqliteStore final : public Store {
     return in_transaction([&](Connection& c) -> StoreResult<int> {
       int removed = 0;
       for (const char* sql : {"DELETE FROM revocations WHERE expires_at <= ?",
+                              "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until <= ?1) "
+                              "AND first_at <= ?1 - 86400",
                               "DELETE FROM changes WHERE at <= ? - 86400",
                               "DELETE FROM access_tokens WHERE expires_at <= ?",
                               "DELETE FROM refresh_tokens WHERE expires_at <= ?",
@@ -558,6 +560,43 @@ class SqliteStore final : public Store {
         if (int rc = s->bind(1, at).bind(2, id).step(); rc != SQLITE_DONE) return c.error(rc);
         sqlite3_reset(s->raw());
       }
+      return {};
+    });
+  }
+
+  // ---- lockout ----
+  StoreResult<LoginFailures> login_failures(const std::string& subject) override {
+    return with_connection([&](Connection& c) { return login_failures_on(c, subject); });
+  }
+
+  StoreResult<LoginFailures> add_login_failure(const std::string& subject, std::int64_t now, std::int64_t window,
+                                               int max_failures, std::int64_t lock_for) override {
+    return in_transaction([&](Connection& c) -> StoreResult<LoginFailures> {
+      auto current = login_failures_on(c, subject);
+      if (!current) return current;
+      LoginFailures f = *current;
+      if (f.locked_until && *f.locked_until > now) return f;  // locked: attempts are not counted
+      if (f.locked_until || f.count == 0 || now - f.first_at >= window) f = LoginFailures{0, now, std::nullopt};
+      if (++f.count >= max_failures) {
+        f.locked_until = now + lock_for;
+        f.count = 0;
+      }
+      auto s = c.prepare(
+          "INSERT INTO login_failures (subject, count, first_at, locked_until) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (subject) DO UPDATE SET count = ?2, first_at = ?3, locked_until = ?4");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, subject).bind(2, std::int64_t{f.count}).bind(3, f.first_at);
+      if (f.locked_until) s->bind(4, *f.locked_until); else s->bind_null(4);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      return f;
+    });
+  }
+
+  StoreResult<void> clear_login_failures(const std::string& subject) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare("DELETE FROM login_failures WHERE subject = ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, subject).step(); rc != SQLITE_DONE) return c.error(rc);
       return {};
     });
   }
@@ -789,6 +828,15 @@ class SqliteStore final : public Store {
     if (rc == SQLITE_DONE) return std::optional<ApiKeyRecord>{};
     if (rc != SQLITE_ROW) return c.error(rc);
     return std::optional<ApiKeyRecord>{read_api_key(*s)};
+  }
+
+  static StoreResult<LoginFailures> login_failures_on(Connection& c, const std::string& subject) {
+    auto s = c.prepare("SELECT count, first_at, locked_until FROM login_failures WHERE subject = ?");
+    if (!s) return tl::unexpected(s.error());
+    const int rc = s->bind(1, subject).step();
+    if (rc == SQLITE_DONE) return LoginFailures{};
+    if (rc != SQLITE_ROW) return c.error(rc);
+    return LoginFailures{static_cast<int>(s->integer(0)), s->integer(1), optional_integer(*s, 2)};
   }
 
   static StoreResult<void> add_revocation_on(Connection& c, const std::string& kind, const std::string& value,
