@@ -336,6 +336,16 @@ def report(path, md_out=None):
                      (fmt(K / N, 2) if N else "n/a") + (f" (x{K / R:.2f} the JWT)" if R else ""), "none given", "n/a",
                      f"non-2xx {r.get('me_key_non2xx', '?')}, socket {r.get('me_key_sockerr', '?')}"))
 
+    on1, off, on2 = num(r, "me_key_rps"), num(r, "me_key_nolimit_rps"), num(r, "me_key_again_rps")
+    if None not in (on1, off, on2) and off:
+        on = (on1 + on2) / 2
+        cost = 1 - on / off
+        rows.append(("Cost of rate limiting: /users/me (X-API-Key) limits on vs off",
+                     f"{fmt(on, 0)} req/s on (mean of {fmt(on1, 0)} and {fmt(on2, 0)})",
+                     f"{fmt(off, 0)} req/s off (second server, same store)",
+                     f"{100 * cost:+.1f}% cost", "<= 5%", verdict(cost <= 0.05),
+                     f"non-2xx {r.get('me_key_again_non2xx', '?')} / {r.get('me_key_nolimit_non2xx', '?')}"))
+
     med, first = num(r, "startup_median_ms"), num(r, "startup_first_ms")
     rows.append((f"exec -> listening line (median of {r.get('startup_runs', '?')} restarts)",
                  f"{fmt(med)} ms (min {r.get('startup_min_ms', '?')}, max {r.get('startup_max_ms', '?')})",
@@ -388,6 +398,8 @@ def report(path, md_out=None):
             ("healthz_wrk_storm", "/healthz during the third storm (wrk -t1 -c4)"),
             ("me", "GET /users/me, ES256 JWT (wrk -t2 -c64)"),
             ("me_key", "GET /users/me, X-API-Key (wrk -t2 -c64)"),
+            ("me_key_nolimit", "GET /users/me, X-API-Key, rate limits off"),
+            ("me_key_again", "GET /users/me, X-API-Key, rate limits on again"),
             ("nginx", "nginx static 200 (wrk -t2 -c64)"),
             ("nginx_after", "nginx again, after /users/me")]
     dhead = ("wrk run", "req/s", "requests", "p50 ms", "p99 ms", "max ms", "status >= 400", "socket errors")

@@ -7,7 +7,8 @@
 #   b. logins/s (wrk, 16 connections) next to argon2id verifies/s on 2 threads (argon2_rate)
 #   c. /healthz p99 latency while a login storm saturates the hashing pool (paced probe and wrk)
 #   d. GET /users/me with an ES256 JWT bearer token and with an API key (X-API-Key), req/s,
-#      next to nginx returning a static 200
+#      next to nginx returning a static 200; the API-key call again on a second server with
+#      rate limits off (the cost of rate limiting)
 #   e. a summary table on stdout; also written as markdown to $BENCH_OUT when that is set
 #   f. then bench/jws.sh (JWS sign/verify rates, issue 3; its own table), unless BENCH_JWS=0
 #
@@ -165,19 +166,33 @@ mkdir -p "$WORK/startup"
 "$PY" "$HELPER" startup "$GATEHOUSE" "$WORK/startup" "$STARTUP_RUNS" | tee -a "$RESULTS" >&2
 
 # --- the server under test ------------------------------------------------------------------
-mkdir -p "$WORK/data"
-GATEHOUSE_ADMIN_PASSWORD=$BENCH_PASSWORD "$GATEHOUSE" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
-  >"$WORK/server.stdout" 2>"$WORK/server.stderr" </dev/null &
-SERVER_PID=$!
-STARTED_PIDS+=("$SERVER_PID")
-BASE=
-for ((i = 0; i < 300; i++)); do
-  BASE=$(sed -n 's/^gatehouse listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/server.stdout" | head -n1)
-  [[ -n $BASE ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "run.sh: gatehouse exited at start:" >&2; tail -n 20 "$WORK/server.stderr" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n $BASE ]] || { echo "run.sh: gatehouse printed no listening line in 30 s" >&2; exit 1; }
+# Rate limits stay on (their cost is part of every figure) but far above what the load
+# generators send; section d compares against a second server with them off.
+export GATEHOUSE_RATELIMIT_DEFAULT=${GATEHOUSE_RATELIMIT_DEFAULT:-1000000000/hour}
+# Starts `gatehouse serve` on DATA_DIR with the extra VAR=value settings; sets STARTED_PID and
+# STARTED_BASE (its URL) once the listening line is out.
+start_gatehouse() { # NAME DATA_DIR [VAR=value...]
+  local name=$1 dir=$2 i
+  shift 2
+  mkdir -p "$dir"
+  : >"$WORK/$name.stdout"  # exists before the background child opens it: sed reads it at once
+  env "$@" GATEHOUSE_ADMIN_PASSWORD="$BENCH_PASSWORD" "$GATEHOUSE" serve --listen 127.0.0.1:0 --data-dir "$dir" \
+    >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" </dev/null &
+  STARTED_PID=$!
+  STARTED_PIDS+=("$STARTED_PID")
+  STARTED_BASE=
+  for ((i = 0; i < 300; i++)); do
+    STARTED_BASE=$(sed -n 's/^gatehouse listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/$name.stdout" | head -n1)
+    [[ -n $STARTED_BASE ]] && return 0
+    kill -0 "$STARTED_PID" 2>/dev/null || { echo "run.sh: gatehouse ($name) exited at start:" >&2; tail -n 20 "$WORK/$name.stderr" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run.sh: gatehouse ($name) printed no listening line in 30 s" >&2
+  exit 1
+}
+start_gatehouse server "$WORK/data"
+SERVER_PID=$STARTED_PID
+BASE=$STARTED_BASE
 log "server pid $SERVER_PID at $BASE"
 read -r code body < <("$PY" "$HELPER" get "$BASE/healthz")
 [[ $code == 200 ]] || { echo "run.sh: GET /healthz gave $code $body" >&2; exit 1; }
@@ -303,6 +318,15 @@ wrk_64() { # PREFIX WHAT LUA URL
 wrk_64 nginx "nginx baseline (pid $NGINX_PID, port $NGINX_PORT)" plain.lua "http://127.0.0.1:$NGINX_PORT/"
 wrk_64 me "GET /users/me with Authorization: Bearer (ES256 JWT)" bearer.lua "$BASE/users/me"
 wrk_64 me_key "GET /users/me with X-API-Key" apikey.lua "$BASE/users/me"
+
+# The cost of rate limiting: the same key against a second server on the same store with rate
+# limits off, then the first again (on, off, on: the mean of the two "on" runs is compared).
+start_gatehouse server_nolimit "$WORK/data" GATEHOUSE_RATELIMIT_ENABLED=false
+NOLIMIT_PID=$STARTED_PID
+wrk_64 me_key_nolimit "GET /users/me with X-API-Key, rate limits off (pid $NOLIMIT_PID)" apikey.lua "$STARTED_BASE/users/me"
+stop_pid "$NOLIMIT_PID"
+forget_pid "$NOLIMIT_PID"
+wrk_64 me_key_again "GET /users/me with X-API-Key, rate limits on again" apikey.lua "$BASE/users/me"
 wrk_64 nginx_after "nginx again (drift check)" plain.lua "http://127.0.0.1:$NGINX_PORT/"
 stop_pid "$NGINX_PID"
 forget_pid "$NGINX_PID"
@@ -323,9 +347,11 @@ echo
 "$PY" "$HELPER" report "$RESULTS" "${BENCH_OUT:-}"
 [[ -n ${BENCH_OUT:-} ]] && log "markdown summary written to $BENCH_OUT"
 
-# --- f. API-key verification in process (issue 4): one thread, next to the SHA-256 floor ---------
+# --- f. in process: API-key verification (issue 4), rate limiter checks (issue 5) ---------------
 log "f. API-key verification, in process (apikey_bench)"
 "$BUILD_DIR/bench/apikey_bench" --benchmark_min_time=2 2>&1 | grep -E '^(verify|sha256)'
+log "f. rate limiter checks, in process (ratelimit_bench)"
+"$BUILD_DIR/bench/ratelimit_bench" --benchmark_min_time=2 2>&1 | grep -E '^check'
 
 # --- g. JWS sign/verify rates (issue 3): a separate script, skipped with BENCH_JWS=0 -----------
 [ "${BENCH_JWS:-1}" = 1 ] && "$BENCH_DIR/jws.sh" "$BUILD_DIR"

@@ -27,6 +27,7 @@ boost::json::object key_json(const store::ApiKeyRecord& k) {
   out["expires_at"] = optional_time(k.expires_at);
   out["last_used_at"] = optional_time(k.last_used_at);
   out["revoked_at"] = optional_time(k.revoked_at);
+  out["rate_limit"] = k.rate_limit.empty() ? boost::json::value(nullptr) : boost::json::value(k.rate_limit);
   return out;
 }
 
@@ -73,11 +74,14 @@ Response create_key(Services& services, const Request& request) {
   if (!principal) return principal.error();
   auto body = json_object_body(request);
   if (!body) return body.error();
-  std::optional<std::string> name;
+  std::optional<std::string> name, rate;
   std::optional<std::vector<std::string>> scopes;
   std::optional<std::int64_t> expires_in;
-  if (auto e = reject_unknown_fields(*body, {"name", "scopes", "expires_in"})) return *e;
+  if (auto e = reject_unknown_fields(*body, {"name", "scopes", "expires_in", "rate_limit"})) return *e;
   if (auto e = read_string(*body, "name", name)) return *e;
+  if (body->contains("rate_limit") && !body->at("rate_limit").is_null()) {
+    if (auto e = read_string(*body, "rate_limit", rate)) return *e;
+  }
   if (auto e = read_string_list(*body, "scopes", scopes)) return *e;
   if (body->contains("expires_in") && !body->at("expires_in").is_null()) {
     if (auto e = read_integer(*body, "expires_in", expires_in)) return *e;
@@ -87,7 +91,8 @@ Response create_key(Services& services, const Request& request) {
   // or token that asks for "the owner's permissions" gets its own instead.
   if ((!scopes || scopes->empty()) && narrowed(*principal)) scopes = principal->permissions;
   auto issued = services.api_keys.create(
-      keys::NewKey{.user_id = principal->user_id, .name = *name, .scopes = scopes, .expires_in = expires_in},
+      keys::NewKey{.user_id = principal->user_id, .name = *name, .scopes = scopes, .expires_in = expires_in,
+                   .rate_limit = rate.value_or("")},
       principal->permissions, context_of(request), principal->user_id);
   if (!issued) return key_error(issued.error());
   return issued_json(*issued);

@@ -27,6 +27,7 @@ Response token_error(const tokens::TokenError& error) {
 }
 
 Response login(Services& services, const Request& request) {
+  if (auto refused = rate_limit_anonymous(services, request)) return *refused;
   auto body = json_object_body(request);
   if (!body) return body.error();
   std::optional<std::string> username, email, password;
@@ -43,6 +44,7 @@ Response login(Services& services, const Request& request) {
 }
 
 Response refresh(Services& services, const Request& request) {
+  if (auto refused = rate_limit_anonymous(services, request)) return *refused;
   auto body = json_object_body(request);
   if (!body) return body.error();
   std::optional<std::string> refresh_token;

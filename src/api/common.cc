@@ -186,7 +186,18 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
       if (k == "api_key") presented.api_key_query.push_back(v);
   }
   auto principal = services.authenticator.authenticate(presented, context_of(request));
-  if (principal) return std::move(*principal);
+  if (principal) {
+    if (services.rate_policy.enabled) {
+      std::optional<ratelimit::Limit> own;
+      if (!principal->rate_limit.empty()) own = ratelimit::parse_limit(principal->rate_limit);
+      const std::string key = principal->key_id.empty() ? "user:" + principal->user_id : "key:" + principal->key_id;
+      if (auto refused = rate_limit(services, request, key,
+                                    ratelimit::limit_for(services.rate_policy, principal->roles, own),
+                                    principal->user_id))
+        return tl::unexpected(std::move(*refused));
+    }
+    return std::move(*principal);
+  }
   const auto& error = principal.error();
   switch (error.code) {
     case authn::AuthnErrc::ambiguous: return tl::unexpected(bad_request(error.description));
@@ -234,6 +245,33 @@ Response account_error(const accounts::AccountError& error) {
     case AccountErrc::locked: return too_many_attempts(error.description, error.retry_after);
   }
   return unavailable(error.description);
+}
+
+std::optional<Response> rate_limit(Services& services, const Request& request, const std::string& key,
+                                   const ratelimit::Limit& limit, const std::string& user_id) {
+  const auto d = services.limiter.check(key, limit);
+  // draft-ietf-httpapi-ratelimit-headers: the quota, what is left, seconds until it is whole.
+  request.response_headers.push_back({"RateLimit-Limit", std::to_string(d.limit)});
+  request.response_headers.push_back({"RateLimit-Remaining", std::to_string(d.remaining)});
+  request.response_headers.push_back({"RateLimit-Reset", std::to_string(d.reset)});
+  if (d.allowed) return std::nullopt;
+  if (d.first_refusal)
+    services.audit.record(context_of(request),
+                          audit::AuditEvent{.type = "ratelimit.exceeded", .success = false, .user_id = user_id,
+                                            .username = {},
+                                            .detail = {{"key", key.substr(0, key.find(':'))},
+                                                       {"limit", ratelimit::to_string(limit)},
+                                                       {"path", request.path.substr(0, 256)}}});
+  Response res = http::error_response(429, "too_many_requests",
+                                      "Rate limit of " + ratelimit::to_string(limit) + " reached; retry after " +
+                                          std::to_string(d.retry_after) + " s.");
+  res.set("Retry-After", std::to_string(d.retry_after));
+  return res;
+}
+
+std::optional<Response> rate_limit_anonymous(Services& services, const Request& request) {
+  if (!services.rate_policy.enabled || request.remote_ip.empty()) return std::nullopt;
+  return rate_limit(services, request, "ip:" + request.remote_ip, services.rate_policy.default_limit, {});
 }
 
 Response too_many_attempts(std::string_view description, std::int64_t retry_after) {

@@ -18,6 +18,7 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "keys/api_keys.h"
+#include "ratelimit/limiter.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
@@ -36,6 +37,8 @@ struct Services {
   const Clock& clock;
   tokens::KeyRing& keyring;
   keys::ApiKeys& api_keys;
+  ratelimit::Limiter& limiter;
+  const ratelimit::Policy& rate_policy;
 };
 
 RequestContext context_of(const Request& request);
@@ -74,6 +77,12 @@ Result<authn::Principal, Response> authorize(Services& services, const Request& 
 
 Response account_error(const accounts::AccountError& error);
 Response unavailable(std::string_view description);
+// Counts a request against `key`'s limit (SPEC §9): sets the RateLimit-* response headers and
+// returns the 429 too_many_requests when the limit is used up (audited once per period).
+std::optional<Response> rate_limit(Services& services, const Request& request, const std::string& key,
+                                   const ratelimit::Limit& limit, const std::string& user_id);
+// For calls made before anyone is authenticated (login, refresh): the client IP's limit.
+std::optional<Response> rate_limit_anonymous(Services& services, const Request& request);
 // 429 too_many_attempts with Retry-After (SPEC §9 lockout).
 Response too_many_attempts(std::string_view description, std::int64_t retry_after);
 Response with_no_store(Response response);

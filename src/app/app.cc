@@ -78,6 +78,7 @@ class Housekeeper {
         next_flush = now + kLastUsedFlushEvery;
       }
       if (now >= next_purge) {
+        app_.limiter().sweep();
         purge();
         next_purge = now + kPurgeEvery;
       }
@@ -151,6 +152,13 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
                                   .audience = config.tokens.audience,
                                   .ttl = config.tokens.access_ttl,
                                   .leeway = config.tokens.leeway});
+  app->limiter_ = std::make_unique<ratelimit::Limiter>(app->clock_);
+  app->rate_policy_.enabled = config.ratelimit.enabled;
+  app->rate_policy_.default_limit = *ratelimit::parse_limit(config.ratelimit.default_limit);  // validated at load
+  for (const auto& entry : config.ratelimit.roles) {
+    const auto eq = entry.find('=');
+    app->rate_policy_.roles[entry.substr(0, eq)] = *ratelimit::parse_limit(entry.substr(eq + 1));
+  }
   app->api_keys_ = std::make_unique<keys::ApiKeys>(*app->store_, *app->audit_, app->clock_,
                                                    keys::ApiKeySettings{.prefix = config.api_keys.prefix});
   app->change_feed_ = std::make_unique<authn::ChangeFeed>(*app->store_, app->denylist_, *app->users_,
@@ -205,7 +213,8 @@ int serve(const config::Config& config) {
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
-                         .keyring = app.keyring(), .api_keys = app.api_keys()};
+                         .keyring = app.keyring(), .api_keys = app.api_keys(), .limiter = app.limiter(),
+                         .rate_policy = app.rate_policy()};
   api::add_all_routes(router, services);
 
   http::Server server(

@@ -16,6 +16,7 @@
 #include "core/result.h"
 #include "crypto/password.h"
 #include "keys/api_keys.h"
+#include "ratelimit/limiter.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
 #include "tokens/session_tokens.h"
@@ -38,6 +39,8 @@ class App {
   tokens::AccessTokens& access_tokens() { return *access_tokens_; }
   authn::ChangeFeed& change_feed() { return *change_feed_; }
   keys::ApiKeys& api_keys() { return *api_keys_; }
+  ratelimit::Limiter& limiter() { return *limiter_; }
+  const ratelimit::Policy& rate_policy() const { return rate_policy_; }
   tokens::Denylist& denylist() { return denylist_; }
 
  private:
@@ -56,6 +59,8 @@ class App {
   tokens::Denylist denylist_;
   std::unique_ptr<tokens::AccessTokens> access_tokens_;
   std::unique_ptr<keys::ApiKeys> api_keys_;
+  std::unique_ptr<ratelimit::Limiter> limiter_;
+  ratelimit::Policy rate_policy_;
   std::unique_ptr<authn::ChangeFeed> change_feed_;
 };
 

@@ -115,7 +115,11 @@ Result<Principal, AuthnError> Authenticator::api_key(std::string_view key, const
   }
   auto principal = principal_for(verified->user_id, Method::api_key, {},
                                  verified->scope ? &*verified->scope : nullptr, verified->key_id);
-  if (!principal) principal.error().bearer_presented = as_bearer;
+  if (!principal) {
+    principal.error().bearer_presented = as_bearer;
+    return principal;
+  }
+  principal->rate_limit = verified->rate_limit;
   return principal;
 }
 

@@ -23,6 +23,7 @@ struct Principal {
   std::string session_id{};                // opaque tokens: the login session
   std::string key_id{};                    // API keys: the key's id
   std::string client_id{};
+  std::string rate_limit{};  // an API key's own limit ("100/minute"), empty for the default
 };
 
 }  // namespace gatehouse::authn

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "ratelimit/limiter.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -82,6 +84,9 @@ const std::vector<Key>& keys() {
       key<seconds>("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
       key<S>("api_keys", "prefix", [](Config& c) -> S& { return c.api_keys.prefix; }),
       key<bool>("api_keys", "allow_query_param", [](Config& c) -> bool& { return c.api_keys.allow_query_param; }),
+      key<bool>("ratelimit", "enabled", [](Config& c) -> bool& { return c.ratelimit.enabled; }),
+      key<S>("ratelimit", "default", [](Config& c) -> S& { return c.ratelimit.default_limit; }),
+      key<std::vector<S>>("ratelimit", "roles", [](Config& c) -> std::vector<S>& { return c.ratelimit.roles; }),
       key<std::int64_t>("lockout", "max_failures", [](Config& c) -> std::int64_t& { return c.lockout.max_failures; }),
       key<seconds>("lockout", "duration", [](Config& c) -> seconds& { return c.lockout.duration; }),
       key<std::int64_t>("lockout", "ip_max_failures",
@@ -210,6 +215,14 @@ Result<Config, std::string> load_impl(const toml::table* file, const Overrides& 
       if (!table) return Err("config file: [" + section_name + "] must be a table");
       for (const auto& [name, value] : *table) {
         const std::string key_name(name.str());
+        // [ratelimit.roles] is a table of role = "limit": kept as "role=limit" entries.
+        if (section_name == "ratelimit" && key_name == "roles" && value.is_table()) {
+          for (const auto& [role, limit] : *value.as_table()) {
+            if (!limit.is_string()) return Err("config file: ratelimit.roles." + std::string(role.str()) + ": expected a string such as \"1000/hour\"");
+            config.ratelimit.roles.push_back(std::string(role.str()) + "=" + limit.as_string()->get());
+          }
+          continue;
+        }
         const auto it = std::find_if(keys().begin(), keys().end(),
                                      [&](const Key& k) { return k.section == section_name && k.name == key_name; });
         if (it == keys().end()) return Err("config file: unknown key " + section_name + "." + key_name);
@@ -306,6 +319,14 @@ Result<void, std::string> finalize(Config& c) {
     for (std::string_view other : {"gat_", "grt_"})
       if (other.substr(0, std::min(other.size(), p.size())) == std::string_view(p).substr(0, std::min(other.size(), p.size())))
         return Err("api_keys.prefix: \"" + p + "\" overlaps the opaque token prefix \"" + std::string(other) + "\"");
+  }
+  if (!ratelimit::parse_limit(c.ratelimit.default_limit))
+    return Err("ratelimit.default: expected N/second, N/minute, N/hour, N/day or N/<duration>, got \"" +
+               c.ratelimit.default_limit + "\"");
+  for (const auto& entry : c.ratelimit.roles) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0 || !ratelimit::parse_limit(entry.substr(eq + 1)))
+      return Err("ratelimit.roles: expected role = \"N/period\" entries, got \"" + entry + "\"");
   }
   if (c.lockout.max_failures < 1 || c.lockout.max_failures > 1000)
     return Err("lockout.max_failures: expected 1 to 1000");

@@ -90,6 +90,14 @@ struct ApiKeysConfig {
   bool allow_query_param{false};
 };
 
+struct RateLimitConfig {
+  bool enabled{true};
+  // Per principal (user, API key; client IP for login and refresh): SPEC §9.
+  std::string default_limit{"1000/hour"};
+  // "role=limit" entries ([ratelimit.roles] table in TOML: role = "limit").
+  std::vector<std::string> roles{};
+};
+
 struct LockoutConfig {
   // SPEC §9: 5 consecutive failures lock a username for 15 minutes; 50 failures from one IP
   // within that time lock the IP.
@@ -123,6 +131,7 @@ struct Config {
   AuthConfig auth{};
   ApiKeysConfig api_keys{};
   LockoutConfig lockout{};
+  RateLimitConfig ratelimit{};
   AuditConfig audit{};
   AdminConfig admin{};
   LogConfig log{};

@@ -24,6 +24,8 @@ struct Request {
   std::string remote_ip{};
   std::string request_id{};
   std::vector<std::pair<std::string, std::string>> params{};  // from the route pattern
+  // Headers any layer wants on whatever response the handler returns (RateLimit-*).
+  mutable std::vector<Header> response_headers{};
 
   // The first header of that (case-insensitive) name, if any.
   const std::string* header(std::string_view name) const;

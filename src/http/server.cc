@@ -124,7 +124,10 @@ struct Server::Impl {
 
   static Response invoke(const Route& route, Request& req) {
     try {
-      return route.handler(req);
+      Response res = route.handler(req);
+      for (auto& h : req.response_headers)
+        if (!res.header(h.name)) res.headers.push_back(std::move(h));
+      return res;
     } catch (const std::exception& e) {
       log::error("handler failed", {{"route", route.pattern}, {"request_id", req.request_id}, {"what", e.what()}});
     } catch (...) {

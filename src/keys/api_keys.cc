@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "core/utf8.h"
 #include "crypto/digest.h"
+#include "ratelimit/limiter.h"
 
 namespace gatehouse::keys {
 namespace {
@@ -60,20 +61,17 @@ std::string ApiKeys::display_prefix(std::string_view key) const {
 
 std::string ApiKeys::new_key_text() const { return settings_.prefix + random_base62(kKeyRandomChars); }
 
-store::ApiKeyRecord ApiKeys::new_record(const std::string& user_id, const std::string& name,
-                                        const std::optional<std::vector<std::string>>& scopes,
-                                        std::optional<std::int64_t> expires_at, std::string* key_out) const {
+// A fresh key with `like`'s owner, name, scopes, expiry and rate limit.
+store::ApiKeyRecord ApiKeys::new_record(const store::ApiKeyRecord& like, std::string* key_out) const {
   *key_out = new_key_text();
-  return store::ApiKeyRecord{.id = new_id(now_millis(clock_)),
-                             .user_id = user_id,
-                             .name = name,
-                             .digest = crypto::sha256_hex(*key_out),
-                             .prefix = display_prefix(*key_out),
-                             .scopes = scopes,
-                             .created_at = clock_.now_unix(),
-                             .expires_at = expires_at,
-                             .last_used_at = std::nullopt,
-                             .revoked_at = std::nullopt};
+  store::ApiKeyRecord r = like;
+  r.id = new_id(now_millis(clock_));
+  r.digest = crypto::sha256_hex(*key_out);
+  r.prefix = display_prefix(*key_out);
+  r.created_at = clock_.now_unix();
+  r.last_used_at.reset();
+  r.revoked_at.reset();
+  return r;
 }
 
 Result<IssuedKey, KeyError> ApiKeys::create(const NewKey& request, const std::vector<std::string>& allowed,
@@ -104,8 +102,13 @@ Result<IssuedKey, KeyError> ApiKeys::create(const NewKey& request, const std::ve
       return fail(KeyErrc::invalid_request, "expires_in must be from 1 second to 10 years (in seconds).");
     expires_at = clock_.now_unix() + *request.expires_in;
   }
+  if (!request.rate_limit.empty() && !ratelimit::parse_limit(request.rate_limit))
+    return fail(KeyErrc::invalid_request,
+                "rate_limit must look like 100/minute (N per second, minute, hour, day or a duration).");
   IssuedKey issued;
-  issued.record = new_record(request.user_id, request.name, scopes, expires_at, &issued.key);
+  issued.record = new_record(store::ApiKeyRecord{.user_id = request.user_id, .name = request.name, .scopes = scopes,
+                                                 .expires_at = expires_at, .rate_limit = request.rate_limit},
+                             &issued.key);
   if (auto created = store_.create_api_key(issued.record); !created) {
     if (created.error().code == store::StoreErrc::conflict)
       return fail(KeyErrc::not_found, "The key's owner does not exist.");
@@ -156,7 +159,7 @@ Result<IssuedKey, KeyError> ApiKeys::rotate(const std::string& id, std::chrono::
   if (!old) return tl::unexpected(old.error());
   const std::int64_t now = clock_.now_unix();
   IssuedKey issued;
-  issued.record = new_record(old->user_id, old->name, old->scopes, old->expires_at, &issued.key);
+  issued.record = new_record(*old, &issued.key);
   auto rotated = store_.rotate_api_key(id, issued.record, now + grace.count(), now);
   if (!rotated) {
     switch (rotated.error().code) {
@@ -240,7 +243,8 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
     return tl::unexpected(
         KeyRejection{VerifyFailure::expired, record.prefix, "The API key has expired.", record.user_id});
   if (entry->last_used.load(std::memory_order_relaxed) < now) entry->last_used.store(now, std::memory_order_relaxed);
-  return VerifiedKey{.key_id = record.id, .user_id = record.user_id, .prefix = record.prefix, .scope = entry->scope};
+  return VerifiedKey{.key_id = record.id, .user_id = record.user_id, .prefix = record.prefix, .scope = entry->scope,
+                     .rate_limit = record.rate_limit};
 }
 
 std::optional<std::string> ApiKeys::cached_owner(std::string_view key) const {

@@ -58,6 +58,7 @@ struct NewKey {
   std::string name{};
   std::optional<std::vector<std::string>> scopes{};  // absent or empty: the owner's permissions
   std::optional<std::int64_t> expires_in{};          // seconds
+  std::string rate_limit{};                          // "100/minute"; empty: the owner's
 };
 
 struct IssuedKey {
@@ -71,6 +72,7 @@ struct VerifiedKey {
   std::string user_id{};
   std::string prefix{};
   std::optional<std::string> scope{};  // space-separated; absent: the owner's permissions
+  std::string rate_limit{};            // the key's own limit, empty for the owner's
 };
 
 enum class VerifyFailure { malformed, unknown, revoked, expired, unavailable };
@@ -129,9 +131,7 @@ class ApiKeys {
 
   std::string display_prefix(std::string_view key) const;
   std::string new_key_text() const;
-  store::ApiKeyRecord new_record(const std::string& user_id, const std::string& name,
-                                 const std::optional<std::vector<std::string>>& scopes,
-                                 std::optional<std::int64_t> expires_at, std::string* key_out) const;
+  store::ApiKeyRecord new_record(const store::ApiKeyRecord& like, std::string* key_out) const;
   void changed() const {
     if (changed_) changed_();
   }

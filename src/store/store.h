@@ -207,6 +207,7 @@ struct ApiKeyRecord {
   std::optional<std::int64_t> expires_at{};
   std::optional<std::int64_t> last_used_at{};
   std::optional<std::int64_t> revoked_at{};
+  std::string rate_limit{};  // "100/minute"; empty: the owner's limit
 
   bool live_at(std::int64_t now) const {
     return (!revoked_at || *revoked_at > now) && (!expires_at || *expires_at > now);

@@ -42,6 +42,10 @@ FAST_HASH_ENV = {
     "GATEHOUSE_ACCOUNTS_ARGON2_MEMORY_KIB": "1024",
     "GATEHOUSE_ACCOUNTS_ARGON2_ITERATIONS": "1",
 }
+# Every test server gets a rate limit no test reaches by accident (the default 1000/hour per
+# principal would trip modules that make thousands of calls as one admin); test_ratelimit.py
+# sets its own, and passes None to get the built-in default.
+TEST_SERVER_ENV = {"GATEHOUSE_RATELIMIT_DEFAULT": "10000000/hour"}
 
 # --------------------------------------------------------------------------------------
 # Secret registry
@@ -205,6 +209,7 @@ class Server:
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         overrides = dict(FAST_HASH_ENV) if fast_hash else {}
+        overrides.update(TEST_SERVER_ENV)
         if admin_password == "generate":
             admin_password = new_password("admin")
         self.admin_password = admin_password

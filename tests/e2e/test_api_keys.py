@@ -55,7 +55,7 @@ def create_key(api, **body) -> dict:
 
 def test_header_works_and_query_param_is_refused_by_default(server, owner):
     key = create_key(owner["api"])
-    assert set(key) == {"id", "name", "key", "prefix", "scopes", "created_at", "expires_at"}
+    assert set(key) == {"id", "name", "key", "prefix", "scopes", "created_at", "expires_at", "rate_limit"}
     assert key["key"].startswith(key["prefix"]) and len(key["prefix"]) == 7
 
     r = requests.get(server.url + "/users/me", headers={"X-API-Key": key["key"]}, timeout=10)
@@ -176,7 +176,8 @@ def test_revoke_works_at_once_and_list_never_shows_keys(server, owner):
     listed = r.json()["keys"]
     assert key["key"] not in r.text
     for k in listed:
-        assert set(k) == {"id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"}
+        assert set(k) == {"id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at",
+                          "rate_limit"}
     mine = next(k for k in listed if k["id"] == key["id"])
     assert mine["revoked_at"] is not None
     # revoking again is fine; an unknown id is 404

@@ -9,7 +9,10 @@ namespace gatehouse::testing {
 class FakeClock final : public Clock {
  public:
   TimePoint now() const override { return now_; }
-  void advance(std::chrono::seconds by) { now_ += by; }
+  template <class Rep, class Period>
+  void advance(std::chrono::duration<Rep, Period> by) {
+    now_ += std::chrono::duration_cast<TimePoint::duration>(by);
+  }
 
  private:
   TimePoint now_{std::chrono::sys_days{std::chrono::January / 1 / 2030}};

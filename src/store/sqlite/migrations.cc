@@ -122,6 +122,10 @@ CREATE TABLE login_failures (
   locked_until INTEGER
 );
 )sql"},
+      {6, R"sql(
+-- An API key's own rate limit ("100/minute"); NULL: its owner's.
+ALTER TABLE api_keys ADD COLUMN rate_limit TEXT;
+)sql"},
   };
   return list;
 }

@@ -155,7 +155,7 @@ UserRecord read_user(const Statement& s) {
 }
 
 constexpr const char* kApiKeyColumns =
-    "id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+    "id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, revoked_at, rate_limit";
 
 std::optional<std::int64_t> optional_integer(const Statement& s, int col) {
   if (s.is_null(col)) return std::nullopt;
@@ -165,7 +165,8 @@ std::optional<std::int64_t> optional_integer(const Statement& s, int col) {
 ApiKeyRecord read_api_key(const Statement& s) {
   ApiKeyRecord k{.id = s.text(0), .user_id = s.text(1), .name = s.text(2), .digest = s.text(3),
                  .prefix = s.text(4), .scopes = {}, .created_at = s.integer(6), .expires_at = optional_integer(s, 7),
-                 .last_used_at = optional_integer(s, 8), .revoked_at = optional_integer(s, 9)};
+                 .last_used_at = optional_integer(s, 8), .revoked_at = optional_integer(s, 9),
+                 .rate_limit = s.text(10)};
   if (!s.is_null(5)) k.scopes = split_words(s.text(5));
   return k;
 }
@@ -809,12 +810,13 @@ class SqliteStore final : public Store {
   static StoreResult<void> insert_api_key_on(Connection& c, const ApiKeyRecord& k) {
     auto s = c.prepare(
         "INSERT INTO api_keys (id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, "
-        "revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
+        "revoked_at, rate_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)");
     if (!s) return tl::unexpected(s.error());
     s->bind(1, k.id).bind(2, k.user_id).bind(3, k.name).bind(4, k.digest).bind(5, k.prefix);
     if (k.scopes) s->bind(6, join_words(*k.scopes)); else s->bind_null(6);
     s->bind(7, k.created_at);
     if (k.expires_at) s->bind(8, *k.expires_at); else s->bind_null(8);
+    s->bind_text_or_null(9, k.rate_limit);
     if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
     return {};
   }

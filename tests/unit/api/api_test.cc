@@ -47,8 +47,10 @@ class ApiTest : public ::testing::Test {
   }
 
   testing::ServiceGraph g_;
+  ratelimit::Limiter limiter_{g_.clock};
+  ratelimit::Policy rate_policy_{};
   Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring,
-                     g_.api_keys};
+                     g_.api_keys, limiter_, rate_policy_};
   http::Router router_;
 };
 
