@@ -1,5 +1,7 @@
 #include "accounts/lockout.h"
 
+#include "metrics/metrics.h"
+
 namespace gatehouse::accounts {
 namespace {
 
@@ -49,6 +51,7 @@ void Lockout::failed(const Attempt& attempt) {
     if (!f || !f->locked_until || *f->locked_until <= now) return;
     if (*f->locked_until != now + window) return;  // locked before this attempt: audited then
     remember_lock(subject, *f->locked_until);
+    metrics::lockouts().with({scope}).inc();
     audit_.record(attempt.ctx, audit::AuditEvent{.type = "login.locked", .success = false,
                                                  .user_id = attempt.user_id, .username = attempt.username,
                                                  .detail = {{"scope", std::string(scope)},

@@ -1,5 +1,7 @@
 #include "api/common.h"
 
+#include "metrics/metrics.h"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -175,6 +177,35 @@ bool credential_in_memory(Services& services, const Request& request) {
   return tokens::looks_like_jwt(token) || services.authenticator.api_key_in_memory(token);
 }
 
+namespace {
+
+// gatehouse_authentications_total{method, outcome}: a failure is counted under the kind of
+// credential presented; a request without any is not an authentication.
+void count_authentication(const authn::Presented& presented, const Result<authn::Principal, authn::AuthnError>& result) {
+  if (result) {
+    metrics::authentications().with({authn::method_name(result->method), "success"}).inc();
+    return;
+  }
+  if (result.error().code == authn::AuthnErrc::missing) return;
+  std::string_view method = "other";
+  if (!presented.api_key.empty() || !presented.api_key_query.empty()) {
+    method = "api_key";
+  } else if (!presented.authorization.empty()) {
+    const std::string& h = presented.authorization.front();
+    if (h.size() > 6 && (h[0] == 'B' || h[0] == 'b') && (h[1] == 'a' || h[1] == 'A')) method = "basic";
+    else if (h.size() > 7) method = tokens::looks_like_jwt(std::string_view(h).substr(7)) ? "jwt" : "bearer";
+  }
+  const auto code = result.error().code;
+  metrics::authentications()
+      .with({method, code == authn::AuthnErrc::locked ? "locked"
+                     : code == authn::AuthnErrc::unavailable ? "error"
+                     : code == authn::AuthnErrc::ambiguous ? "ambiguous"
+                                                          : "failure"})
+      .inc();
+}
+
+}  // namespace
+
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {
   authn::Presented presented;
   for (const auto& h : request.headers) {
@@ -186,6 +217,7 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
       if (k == "api_key") presented.api_key_query.push_back(v);
   }
   auto principal = services.authenticator.authenticate(presented, context_of(request));
+  count_authentication(presented, principal);
   if (principal) {
     if (services.rate_policy.enabled) {
       std::optional<ratelimit::Limit> own;
@@ -255,6 +287,7 @@ std::optional<Response> rate_limit(Services& services, const Request& request, c
   request.response_headers.push_back({"RateLimit-Remaining", std::to_string(d.remaining)});
   request.response_headers.push_back({"RateLimit-Reset", std::to_string(d.reset)});
   if (d.allowed) return std::nullopt;
+  metrics::ratelimit_refusals().with({key.substr(0, key.find(':'))}).inc();
   if (d.first_refusal)
     services.audit.record(context_of(request),
                           audit::AuditEvent{.type = "ratelimit.exceeded", .success = false, .user_id = user_id,

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "metrics/metrics.h"
+
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,8 +138,29 @@ struct Server::Impl {
     return error_response(500, "server_error", "The server failed to handle the request.");
   }
 
+  // gatehouse_http_requests_total and the latency histogram, by route template (never the
+  // raw path) and a known method.
+  static void count(std::string_view route, const std::string& method, int status,
+                    std::chrono::steady_clock::time_point started) {
+    static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    std::string_view m = "other";
+    for (auto known : kMethods)
+      if (method == known) m = known;
+    metrics::http_requests().with({route, m, std::to_string(status)}).inc();
+    metrics::http_duration().with({route}).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+
   asio::awaitable<Response> dispatch(Request& req) {
+    const auto started = std::chrono::steady_clock::now();
     RouteMatch match = router.match(req);
+    Response res = co_await dispatch_matched(req, match);
+    count(match.route ? std::string_view(match.route->pattern) : std::string_view("unmatched"), req.method,
+          res.status, started);
+    co_return res;
+  }
+
+  asio::awaitable<Response> dispatch_matched(Request& req, const RouteMatch& match) {
     if (!match.route) {
       if (match.status == 405) {
         auto res = error_response(405, "method_not_allowed", "This path does not accept " + req.method + ".");

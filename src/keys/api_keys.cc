@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "core/utf8.h"
 #include "crypto/digest.h"
+#include "metrics/metrics.h"
 #include "ratelimit/limiter.h"
 
 namespace gatehouse::keys {
@@ -115,6 +116,7 @@ Result<IssuedKey, KeyError> ApiKeys::create(const NewKey& request, const std::ve
     return store_down();
   }
   changed();
+  metrics::tokens_issued().with({"api_key"}).inc();
   audit_.record(ctx, audit::AuditEvent{.type = "apikey.created", .success = true, .user_id = request.user_id,
                                        .username = {},
                                        .detail = {{"key_id", issued.record.id}, {"prefix", issued.record.prefix},
@@ -170,6 +172,7 @@ Result<IssuedKey, KeyError> ApiKeys::rotate(const std::string& id, std::chrono::
     }
   }
   changed();
+  metrics::tokens_issued().with({"api_key"}).inc();
   audit_.record(ctx, audit::AuditEvent{.type = "apikey.rotated", .success = true, .user_id = old->user_id,
                                        .username = {},
                                        .detail = {{"key_id", id},

@@ -1,5 +1,7 @@
 #include "tokens/session_tokens.h"
 
+#include "metrics/metrics.h"
+
 #include "core/random.h"
 #include "crypto/digest.h"
 
@@ -42,6 +44,11 @@ store::TokenRecord SessionTokens::new_record(std::string_view prefix, std::chron
                             .expires_at = now + ttl.count()};
 }
 
+void SessionTokens::count_issued() const {
+  metrics::tokens_issued().with({"access"}).inc();
+  metrics::tokens_issued().with({"refresh"}).inc();
+}
+
 Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id,
                                                           const std::string& verified_password_hash) {
   const auto now = clock_.now();
@@ -70,6 +77,7 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
     if (!minted) return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     pair.access_token = std::move(*minted);
   }
+  count_issued();
   return pair;
 }
 
@@ -94,6 +102,7 @@ Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_
       }
       audit_.record(ctx, audit::AuditEvent{.type = "token.refreshed", .success = true, .user_id = rotated->user_id,
                                            .username = {}, .detail = {{"session_id", rotated->session_id}}});
+      count_issued();
       return pair;
     case store::RotateOutcome::reuse_detected:
       changed();

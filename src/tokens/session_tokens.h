@@ -84,6 +84,7 @@ class SessionTokens {
 
  private:
   store::TokenRecord new_record(std::string_view prefix, std::chrono::seconds ttl, std::string* token_out) const;
+  void count_issued() const;
 
   store::SessionStore& store_;
   audit::AuditLog& audit_;
