@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
 
   auto* serve = cli.add_subcommand("serve", "run the HTTP server");
   serve->add_option("--listen", overrides.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
-  serve->add_option("--issuer", overrides.issuer, "public base URL (default http://<listen>)");
+  serve->add_option("--issuer", overrides.issuer, "public base URL (default http(s)://<listen>)");
+  serve->add_flag("--tls-self-signed", overrides.tls_self_signed,
+                  "serve HTTPS with a development certificate made in <data-dir>/tls/ (trust that file)");
 
   auto* version = cli.add_subcommand("version", "print the version");
   auto* migrate = cli.add_subcommand("migrate", "bring the store's schema up to date");

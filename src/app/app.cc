@@ -10,6 +10,7 @@
 #include "api/common.h"
 #include "authn/access_minter.h"
 #include "core/log.h"
+#include "crypto/self_signed.h"
 #include "http/router.h"
 #include "http/server.h"
 
@@ -210,6 +211,13 @@ int serve(const config::Config& config) {
   }
   if (*bootstrapped) log::info("created the first admin user", {{"username", config.admin.username}});
 
+  if (config.tls.self_signed) {
+    if (auto made = crypto::ensure_self_signed(config.tls.cert_file, config.tls.key_file, config.listen_host); !made) {
+      std::fprintf(stderr, "gatehouse: %s\n", made.error().c_str());
+      return 1;
+    }
+    log::warn("serving HTTPS with a self-signed development certificate", {{"certificate", config.tls.cert_file}});
+  }
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
@@ -229,7 +237,9 @@ int serve(const config::Config& config) {
                           .header_timeout = config.server.header_timeout,
                           .idle_timeout = config.server.idle_timeout,
                           .shutdown_timeout = config.server.shutdown_timeout,
-                          .trusted_proxies = config.server.trusted_proxies},
+                          .trusted_proxies = config.server.trusted_proxies,
+                          .tls_cert_file = config.tls.cert_file,
+                          .tls_key_file = config.tls.key_file},
       router);
   auto port = server.listen();
   if (!port) {
@@ -240,7 +250,7 @@ int serve(const config::Config& config) {
   Housekeeper housekeeper(app);
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                                               : config.listen_host;
-  const std::string url = "http://" + host + ":" + std::to_string(*port);
+  const std::string url = (server.tls() ? "https://" : "http://") + host + ":" + std::to_string(*port);
   log::info("serving", {{"url", url}, {"storage", "sqlite"}, {"issuer", config.issuer_for(*port)}});
   std::printf("gatehouse listening on %s\n", url.c_str());
   std::fflush(stdout);

@@ -249,6 +249,7 @@ Result<Config, std::string> load_impl(const toml::table* file, const Overrides& 
   if (overrides.listen) config.server.listen = *overrides.listen;
   if (overrides.data_dir) config.storage.data_dir = *overrides.data_dir;
   if (overrides.issuer) config.server.issuer = *overrides.issuer;
+  if (overrides.tls_self_signed) config.tls.self_signed = true;
   auto ok = finalize(config);
   if (!ok) return Err(ok.error());
   return config;
@@ -267,7 +268,7 @@ std::string Config::storage_url() const {
 std::string Config::issuer_for(std::uint16_t bound_port) const {
   if (!server.issuer.empty()) return server.issuer;
   const std::string host = listen_host.find(':') != std::string::npos ? "[" + listen_host + "]" : listen_host;
-  return "http://" + host + ":" + std::to_string(bound_port);
+  return (tls.enabled() ? "https://" : "http://") + host + ":" + std::to_string(bound_port);
 }
 
 Result<void, std::string> finalize(Config& c) {
@@ -293,12 +294,17 @@ Result<void, std::string> finalize(Config& c) {
   if (c.server.max_body_bytes < 1024) return Err("server.max_body_bytes: expected at least 1024");
   if (c.server.max_header_bytes < 1024) return Err("server.max_header_bytes: expected at least 1024");
 
-  if (!c.tls.cert_file.empty() || !c.tls.key_file.empty())
-    return Err("tls.cert_file / tls.key_file: TLS is not available in this build yet; terminate TLS in a "
-                      "proxy and set server.allow_insecure_http = true");
-  if (!is_loopback(c.listen_host) && !c.server.allow_insecure_http)
-    return Err("server.listen: plain HTTP is only served on loopback; listen on 127.0.0.1 or set "
-                      "server.allow_insecure_http = true behind a TLS-terminating proxy");
+  if (c.tls.cert_file.empty() != c.tls.key_file.empty())
+    return Err("tls.cert_file / tls.key_file: set both (PEM certificate chain and private key) or neither");
+  if (c.tls.self_signed && !c.tls.cert_file.empty())
+    return Err("--tls-self-signed: tls.cert_file is set too; choose one");
+  if (c.tls.self_signed) {
+    c.tls.cert_file = c.storage.data_dir + "/tls/self-signed.crt";
+    c.tls.key_file = c.storage.data_dir + "/tls/self-signed.key";
+  }
+  if (!c.tls.enabled() && !is_loopback(c.listen_host) && !c.server.allow_insecure_http)
+    return Err("server.listen: plain HTTP is only served on loopback; configure tls.cert_file and "
+                      "tls.key_file, or set server.allow_insecure_http = true behind a TLS-terminating proxy");
 
   if (c.tokens.format != "jwt" && c.tokens.format != "opaque")
     return Err("tokens.format: expected \"jwt\" or \"opaque\", got \"" + c.tokens.format + "\"");

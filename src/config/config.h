@@ -51,6 +51,9 @@ struct StorageConfig {
 struct TlsConfig {
   std::string cert_file{};
   std::string key_file{};
+  // `serve --tls-self-signed`: a development certificate in <data_dir>/tls/ (made if missing).
+  bool self_signed{false};
+  bool enabled() const { return self_signed || !cert_file.empty(); }
 };
 
 struct TokenConfig {
@@ -149,6 +152,7 @@ struct Overrides {
   std::optional<std::string> listen{};
   std::optional<std::string> data_dir{};
   std::optional<std::string> issuer{};
+  bool tls_self_signed{false};
 };
 
 using EnvLookup = const char* (*)(const char*);

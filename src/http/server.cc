@@ -10,6 +10,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/ssl.h>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -36,6 +38,12 @@ constexpr int kHashingPoolNice = 10;
 // closing, so its kernel does not turn our unread data into a reset that eats the answer.
 constexpr std::size_t kMaxDrainBytes = 1 << 20;
 constexpr std::chrono::seconds kDrainTimeout{2};
+// TLS 1.2 suites when the client cannot do 1.3: ECDHE only (forward secrecy), AEAD only
+// (Mozilla's "intermediate" list). TLS 1.3 suites are all acceptable and stay at their default.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kHsts = "max-age=31536000";
 
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
@@ -77,6 +85,33 @@ struct Server::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> hashing_work{hashing.get_executor()};
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  std::unique_ptr<asio::ssl::context> tls;  // set by listen() when HTTPS is configured
+
+  // The TLS context from the configured PEM files, or why it cannot be made.
+  Result<void, std::string> load_tls() {
+    if (options.tls_cert_file.empty() && options.tls_key_file.empty()) return {};
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty())
+      return unexpected(std::string("tls: set both tls.cert_file and tls.key_file"));
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    beast::error_code ec;
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                     ec);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) return unexpected(std::string("tls: the cipher list was refused"));
+    ctx->use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) return unexpected("tls.cert_file: cannot load a PEM certificate chain from " + options.tls_cert_file);
+    ctx->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec)
+      return unexpected("tls.key_file: cannot use " + options.tls_key_file +
+                        ": not a PEM private key, or not the key of tls.cert_file");
+    if (SSL_CTX_check_private_key(native) != 1) return unexpected(std::string("tls: the private key does not match the certificate"));
+    tls = std::move(ctx);
+    return {};
+  }
 
   std::atomic<bool> stopping{false};
   std::mutex mutex;
@@ -177,11 +212,13 @@ struct Server::Impl {
         target, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);
   }
 
-  asio::awaitable<void> write(Connection& conn, Response res, unsigned version, bool keep_alive,
+  template <class Stream>
+  asio::awaitable<void> write(Connection& conn, Stream& stream, Response res, unsigned version, bool keep_alive,
                               const std::string& request_id) {
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "gatehouse");
     out.set("X-Content-Type-Options", "nosniff");
+    if (tls) out.set("Strict-Transport-Security", kHsts);
     for (auto& h : res.headers) out.insert(h.name, h.value);
     if (!request_id.empty()) out.set("X-Request-Id", request_id);
     out.keep_alive(keep_alive);
@@ -189,12 +226,14 @@ struct Server::Impl {
     out.prepare_payload();
     beast::error_code ec;
     conn.stream.expires_after(options.header_timeout);
-    co_await bhttp::async_write(conn.stream, out, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
   }
 
   // Answers a request we could not read, then closes the connection gracefully.
-  asio::awaitable<void> refuse(Connection& conn, int status, std::string_view code, std::string_view description) {
-    co_await write(conn, error_response(status, code, description), 11, false, {});
+  template <class Stream>
+  asio::awaitable<void> refuse(Connection& conn, Stream& stream, int status, std::string_view code,
+                               std::string_view description) {
+    co_await write(conn, stream, error_response(status, code, description), 11, false, {});
     beast::error_code ec;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     conn.stream.expires_after(kDrainTimeout);
@@ -202,7 +241,7 @@ struct Server::Impl {
     std::size_t drained = 0;
     while (drained < kMaxDrainBytes) {
       const std::size_t n =
-          co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+          co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       drained += n;
     }
@@ -216,13 +255,34 @@ struct Server::Impl {
       if (ec) co_return;
       peer = endpoint.address().to_string();
     }
+    if (!tls) {
+      co_await serve_http(conn, conn->stream, peer);
+    } else {
+      // The handshake gets the header timeout: a client that connects and says nothing is dropped.
+      asio::ssl::stream<beast::tcp_stream&> stream(conn->stream, *tls);
+      conn->stream.expires_after(options.header_timeout);
+      co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) {
+        co_await serve_http(conn, stream, peer);
+        conn->stream.expires_after(kDrainTimeout);
+        co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // close_notify
+      }
+    }
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn->stream.close();
+  }
+
+  // HTTP/1.1 on an open (plain or TLS) stream until the client or the server ends it.
+  template <class Stream>
+  asio::awaitable<void> serve_http(std::shared_ptr<Connection> conn, Stream& stream, const std::string& peer) {
+    beast::error_code ec;
     beast::flat_buffer buffer;
     while (!stopping) {
       if (buffer.size() == 0) {
         // Idle keep-alive: wait for the first byte of the next request.
         conn->stream.expires_after(options.idle_timeout);
-        const std::size_t n = co_await conn->stream.async_read_some(buffer.prepare(8192),
-                                                                    asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t n =
+            co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         buffer.commit(n);
       }
@@ -248,20 +308,20 @@ struct Server::Impl {
       };
       arm();
       conn->stream.expires_never();
-      co_await bhttp::async_read_header(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec && !parser.is_done()) {
         const auto& head = parser.get();
         auto expect = head.find(bhttp::field::expect);
         if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          co_await asio::async_write(conn->stream, asio::buffer(kContinue.data(), kContinue.size()),
+          co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                      asio::redirect_error(asio::use_awaitable, ec));
         }
         if (!ec) {
           // The body gets a fresh window of the same length.
           deadline.expires_after(options.header_timeout);
           arm();
-          co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+          co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         }
       }
       state->done = true;
@@ -269,16 +329,16 @@ struct Server::Impl {
       if (state->timed_out) ec = beast::error::timeout;
       if (ec) {
         if (ec == bhttp::error::header_limit) {
-          co_await refuse(*conn, 431, "request_header_fields_too_large",
+          co_await refuse(*conn, stream, 431, "request_header_fields_too_large",
                           "The request headers exceed " + std::to_string(options.max_header_bytes) + " bytes.");
         } else if (ec == bhttp::error::body_limit) {
-          co_await refuse(*conn, 413, "payload_too_large",
+          co_await refuse(*conn, stream, 413, "payload_too_large",
                           "The request body exceeds " + std::to_string(options.max_body_bytes) + " bytes.");
         } else if (ec == beast::error::timeout) {
-          co_await refuse(*conn, 408, "request_timeout", "The request was not received in time.");
+          co_await refuse(*conn, stream, 408, "request_timeout", "The request was not received in time.");
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
-          co_await refuse(*conn, 400, "invalid_request", "The request is not well-formed HTTP/1.1.");
+          co_await refuse(*conn, stream, 400, "invalid_request", "The request is not well-formed HTTP/1.1.");
         }
         break;
       }
@@ -287,12 +347,10 @@ struct Server::Impl {
       const bool keep_alive = breq.keep_alive();
       Request req = to_request(breq, peer);
       Response res = co_await dispatch(req);
-      co_await write(*conn, std::move(res), version, keep_alive && !stopping, req.request_id);
+      co_await write(*conn, stream, std::move(res), version, keep_alive && !stopping, req.request_id);
       conn->busy = false;
       if (!keep_alive) break;
     }
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    conn->stream.close();
   }
 
   asio::awaitable<void> accept_loop() {
@@ -349,6 +407,7 @@ Server::Server(ServerOptions options, const Router& router) : impl_(std::make_un
 Server::~Server() = default;
 
 Result<std::uint16_t, std::string> Server::listen() {
+  if (auto loaded = impl_->load_tls(); !loaded) return unexpected(loaded.error());
   auto& acceptor = impl_->acceptor;
   beast::error_code ec;
   const auto address = asio::ip::make_address(impl_->options.host, ec);
@@ -407,6 +466,8 @@ void Server::run() {
   impl.hashing.stop();
   for (std::size_t i = 0; i < pool_threads; ++i) threads[i].join();
 }
+
+bool Server::tls() const { return impl_->tls != nullptr; }
 
 void Server::stop() {
   std::lock_guard lock(impl_->mutex);

@@ -29,6 +29,9 @@ struct ServerOptions {
   std::chrono::seconds shutdown_timeout{10};
   // Peers whose X-Forwarded-For is believed for the client address.
   std::vector<std::string> trusted_proxies{};
+  // PEM files; both set: HTTPS only (TLS 1.2 and 1.3, forward-secret AEAD ciphers, HSTS).
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 class Server {
@@ -45,6 +48,8 @@ class Server {
   void run();
   // Thread-safe; may be called from any thread.
   void stop();
+  // Serving HTTPS (after listen()).
+  bool tls() const;
 
  private:
   struct Impl;

@@ -36,7 +36,7 @@ ACCESS_RE = re.compile(JWT_RE.pattern + "|" + OPAQUE_ACCESS_RE.pattern)
 REFRESH_RE = re.compile(r"^grt_[A-Za-z0-9]{43}$")
 ID_RE = re.compile(r"^[0-9A-Za-z]{26}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-LISTEN_RE = re.compile(r"^gatehouse listening on http://127\.0\.0\.1:(\d+)$")
+LISTEN_RE = re.compile(r"^gatehouse listening on (https?)://127\.0\.0\.1:(\d+)$")
 
 FAST_HASH_ENV = {
     "GATEHOUSE_ACCOUNTS_ARGON2_MEMORY_KIB": "1024",
@@ -203,7 +203,7 @@ class Server:
 
     def __init__(self, workdir: Path, env: dict | None = None, args=(), fast_hash: bool = True,
                  admin_password: str | None = "generate", data_dir: Path | None = None,
-                 name: str = "server"):
+                 name: str = "server", ca_file: Path | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -222,6 +222,9 @@ class Server:
         self.name = name
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.scheme = "http"
+        # HTTPS servers: the certificate clients trust (default: --tls-self-signed's).
+        self.ca_file = Path(ca_file) if ca_file else self.data_dir / "tls" / "self-signed.crt"
         self.returncode: int | None = None
         self._runs = 0
         if self.data_dir not in DATA_DIRS:
@@ -250,7 +253,7 @@ class Server:
                 if not m:
                     self.kill()
                     raise AssertionError(f"unexpected first stdout line: {first!r}\nstderr:\n{self.stderr_tail()}")
-                self.port = int(m.group(1))
+                self.scheme, self.port = m.group(1), int(m.group(2))
                 assert self.port > 0
                 self._wait_for_steady_keys(deadline)
                 return self
@@ -269,7 +272,8 @@ class Server:
         import requests  # noqa: PLC0415 - support.py imports requests lazily elsewhere too
         while time.monotonic() < deadline:
             try:
-                keys = requests.get(self.base_url + "/.well-known/jwks.json", timeout=5).json()["keys"]
+                keys = requests.get(self.base_url + "/.well-known/jwks.json", timeout=5,
+                                    verify=self.verify).json()["keys"]
                 if any(k.get("alg") == "RS256" for k in keys):
                     return
             except requests.RequestException:
@@ -329,7 +333,12 @@ class Server:
     # -- access ------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self):
+        """What `requests` needs as verify= for this server."""
+        return str(self.ca_file) if self.scheme == "https" else True
 
     @property
     def url(self) -> str:
@@ -349,10 +358,12 @@ class Server:
         return out
 
     def api(self) -> "Api":
-        return Api(self.base_url)
+        api = Api(self.base_url)
+        api.s.verify = self.verify
+        return api
 
     def admin(self) -> "Api":
-        api = Api(self.base_url)
+        api = self.api()
         api.login_admin(self.admin_password)
         return api
 
@@ -418,6 +429,8 @@ class Api:
 
     def req(self, method: str, path: str, **kw) -> requests.Response:
         kw.setdefault("timeout", 30)
+        # Per request: REQUESTS_CA_BUNDLE in the environment would override Session.verify.
+        kw.setdefault("verify", self.s.verify)
         return self.s.request(method, self.base_url + path, **kw)
 
     def get(self, path, **kw):
