@@ -30,13 +30,15 @@ Response list_audit(Services& services, const Request& request) {
     if (!value) return value.error();
     if (*value) *target = (*value)->substr(0, 128);
   }
-  auto since = query_param(request, "since");
-  if (!since) return since.error();
-  if (*since) {
-    auto t = parse_rfc3339(**since);
-    if (!t) t = parse_int(**since);
-    if (!t) return bad_request("since must be an RFC 3339 time (2030-01-01T00:00:00Z) or Unix seconds.");
-    query.since = *t;
+  for (auto [key, target] : {std::pair{"since", &query.since}, std::pair{"until", &query.until}}) {
+    auto value = query_param(request, key);
+    if (!value) return value.error();
+    if (!*value) continue;
+    auto t = parse_rfc3339(**value);
+    if (!t) t = parse_int(**value);
+    if (!t)
+      return bad_request(std::string(key) + " must be an RFC 3339 time (2030-01-01T00:00:00Z) or Unix seconds.");
+    *target = *t;
   }
   auto cursor = query_param(request, "cursor");
   if (!cursor) return cursor.error();

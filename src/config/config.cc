@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include "core/net.h"
 #include "ratelimit/limiter.h"
 
 #include <toml++/toml.h>
@@ -294,6 +295,10 @@ Result<void, std::string> finalize(Config& c) {
   if (c.server.max_body_bytes < 1024) return Err("server.max_body_bytes: expected at least 1024");
   if (c.server.max_header_bytes < 1024) return Err("server.max_header_bytes: expected at least 1024");
 
+  for (const auto& proxy : c.server.trusted_proxies)
+    if (!parse_network(proxy))
+      return Err("server.trusted_proxies: expected IP addresses or CIDR ranges such as 10.0.0.0/8, got \"" + proxy +
+                 "\"");
   if (c.tls.cert_file.empty() != c.tls.key_file.empty())
     return Err("tls.cert_file / tls.key_file: set both (PEM certificate chain and private key) or neither");
   if (c.tls.self_signed && !c.tls.cert_file.empty())

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/net.h"
 #include "core/random.h"
 
 namespace gatehouse::http {
@@ -74,7 +75,10 @@ std::string trim(std::string_view s) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {}
+  Impl(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {
+    for (const auto& entry : options.trusted_proxies)
+      if (auto network = parse_network(entry)) proxies.push_back(*network);  // validated with the config
+  }
 
   ServerOptions options;
   const Router& router;
@@ -86,6 +90,7 @@ struct Server::Impl {
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   std::unique_ptr<asio::ssl::context> tls;  // set by listen() when HTTPS is configured
+  std::vector<IpNetwork> proxies;           // server.trusted_proxies
 
   // The TLS context from the configured PEM files, or why it cannot be made.
   Result<void, std::string> load_tls() {
@@ -124,8 +129,7 @@ struct Server::Impl {
   // X-Forwarded-For that is not itself a trusted proxy.
   std::string client_ip(const std::string& peer, const bhttp::request<bhttp::string_body>& req) const {
     auto trusted = [&](const std::string& ip) {
-      return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), ip) !=
-             options.trusted_proxies.end();
+      return std::any_of(proxies.begin(), proxies.end(), [&](const IpNetwork& n) { return network_contains(n, ip); });
     };
     if (!trusted(peer)) return peer;
     auto it = req.find("X-Forwarded-For");

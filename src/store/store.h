@@ -155,7 +155,8 @@ struct AuditRecord {
 struct AuditQuery {
   std::string type{};
   std::string user_id{};
-  std::int64_t since{0};
+  std::int64_t since{0};       // time >= since
+  std::int64_t until{0};       // time < until; 0 = no bound
   std::int64_t before_seq{0};  // 0 = from the newest
   int limit{100};
 };

@@ -9,12 +9,14 @@ import requests
 from support import TIME_RE, assert_error, basic, bearer, find_secrets_in, new_password, unique_name
 
 EVENT_KEYS = {"id", "time", "type", "outcome", "user_id", "username", "ip", "user_agent", "request_id", "detail"}
-ALL_TYPES = ["login.success", "login.failure", "token.refreshed", "token.reuse_detected", "logout",
+ALL_TYPES = ["login.success", "login.failure", "login.locked", "token.refreshed", "token.reuse_detected", "logout",
              "user.created", "user.updated", "user.deleted", "password.changed", "basic.failure",
-             "authz.denied"]
+             "authz.denied", "apikey.created", "apikey.rotated", "apikey.revoked", "apikey.failure",
+             "ratelimit.exceeded", "signing_key.rotated"]
 SUCCESS_TYPES = ["login.success", "token.refreshed", "logout", "user.created", "user.updated",
-                 "user.deleted", "password.changed"]
-FAILURE_TYPES = ["login.failure", "basic.failure", "authz.denied"]
+                 "user.deleted", "password.changed", "apikey.created", "apikey.rotated", "apikey.revoked"]
+FAILURE_TYPES = ["login.failure", "login.locked", "basic.failure", "authz.denied", "apikey.failure",
+                 "ratelimit.exceeded"]
 UA = "gatehouse-e2e-audit/1.0"
 
 
@@ -87,6 +89,31 @@ def scenario(server, admin):
     info["victim"] = victim
     r = send("DELETE", f"/api/users/{victim['id']}", "delete", headers=admin.auth_headers())
     assert r.status_code == 204
+    # apikey.created, apikey.failure, ratelimit.exceeded (the key's own 1/hour), apikey.rotated, apikey.revoked
+    r = post("/api/keys", "key_create", json={"name": "audit", "rate_limit": "1/hour"},
+             headers=bearer(t3["access_token"]))
+    assert r.status_code == 201, r.text
+    key = r.json()
+    info["key"] = key
+    r = send("GET", "/users/me", "key_bad", headers={"X-API-Key": "gk_" + "A" * 43})
+    assert r.status_code == 401
+    assert send("GET", "/users/me", "key_ok", headers={"X-API-Key": key["key"]}).status_code == 200
+    r = send("GET", "/users/me", "rate", headers={"X-API-Key": key["key"]})
+    assert r.status_code == 429, r.text
+    r = post(f"/api/keys/{key['id']}/rotate", "key_rotate", json={"grace_seconds": 60}, headers=bearer(t3["access_token"]))
+    assert r.status_code == 201, r.text
+    r = send("DELETE", f"/api/keys/{r.json()['id']}", "key_revoke", headers=bearer(t3["access_token"]))
+    assert r.status_code == 204
+    # signing_key.rotated
+    r = post("/api/signing-keys/rotate", "signing", headers=admin.auth_headers())
+    assert r.status_code == 201, r.text
+    # login.locked: five failures of one (unknown) name
+    ghost = unique_name("locked")
+    for i in range(5):
+        r = post("/auth/login", f"lock{i}", json={"username": ghost, "password": new_password("nope")})
+        assert r.status_code == 401
+    r = post("/auth/login", "locked", json={"username": ghost, "password": new_password("nope")})
+    assert r.status_code == 429
     info["events"] = admin.audit()
     return info
 
@@ -145,6 +172,14 @@ def find_rid(events, rid):
     ("delete", "user.deleted"),
     ("basic_bad", "basic.failure"),
     ("denied", "authz.denied"),
+    ("key_create", "apikey.created"),
+    ("key_bad", "apikey.failure"),
+    ("rate", "ratelimit.exceeded"),
+    ("key_rotate", "apikey.rotated"),
+    ("key_revoke", "apikey.revoked"),
+    ("signing", "signing_key.rotated"),
+    ("lock4", "login.locked"),
+    ("locked", "login.failure"),
 ])
 def test_event_correlates_with_request(scenario, step, etype):
     rid = scenario["rids"][step]
@@ -292,3 +327,17 @@ def test_audit_stays_valid_json_with_invalid_utf8_usernames(server, admin):
     assert any("evil" in (e["username"] or "") and "\ufffd" in e["username"] for e in events), events
     for line in server.stderr_path.read_bytes().splitlines():
         json.loads(line.decode("utf-8"))
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(server, start_server):
+    """server.trusted_proxies takes CIDR ranges; only their X-Forwarded-For names the client
+    (for the audit, the lockout and the rate limits)."""
+    behind = start_server(env={"GATEHOUSE_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.0/8"})
+    for srv, expected in ((behind, "198.51.100.7"), (server, "127.0.0.1")):
+        name = unique_name("xff")
+        r = requests.post(srv.url + "/auth/login", json={"username": name, "password": new_password()},
+                          headers={"X-Forwarded-For": "203.0.113.1, 198.51.100.7"}, timeout=10)
+        assert r.status_code == 401
+        admin = srv.admin()
+        events = [e for e in admin.audit(type="login.failure") if e["username"] == name]
+        assert events and events[0]["ip"] == expected, events

@@ -463,9 +463,10 @@ class SqliteStore final : public Store {
       auto s = c.prepare(
           "SELECT seq, id, time, type, outcome, user_id, username, ip, user_agent, request_id, detail "
           "FROM audit_events WHERE (?1 = '' OR type = ?1) AND (?2 = '' OR user_id = ?2) AND time >= ?3 "
-          "AND (?4 = 0 OR seq < ?4) ORDER BY seq DESC LIMIT ?5");
+          "AND (?6 = 0 OR time < ?6) AND (?4 = 0 OR seq < ?4) ORDER BY seq DESC LIMIT ?5");
       if (!s) return tl::unexpected(s.error());
       s->bind(1, q.type).bind(2, q.user_id).bind(3, q.since).bind(4, q.before_seq).bind(5, std::int64_t{q.limit});
+      s->bind(6, q.until);
       std::vector<AuditRecord> out;
       int rc;
       while ((rc = s->step()) == SQLITE_ROW) {

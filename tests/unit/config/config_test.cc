@@ -116,6 +116,22 @@ TEST_F(ConfigTest, ApiKeyPrefixIsCheckedAgainstTheTokenPrefixes) {
   }
 }
 
+TEST_F(ConfigTest, TrustedProxiesAreAddressesOrCidrRanges) {
+  EXPECT_TRUE(load("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\", \"192.168.1.7\"]\n"));
+  auto bad = load("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("server.trusted_proxies"), std::string::npos);
+  EXPECT_FALSE(load("[server]\ntrusted_proxies = [\"proxy.internal\"]\n"));
+}
+
+TEST_F(ConfigTest, TlsFilesComeTogetherAndAllowNonLoopback) {
+  EXPECT_FALSE(load("[tls]\ncert_file = \"/x.crt\"\n"));
+  EXPECT_FALSE(load("[server]\nlisten = \"0.0.0.0:8443\"\n"));
+  auto tls = load("[server]\nlisten = \"0.0.0.0:8443\"\n[tls]\ncert_file = \"/x.crt\"\nkey_file = \"/x.key\"\n");
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->issuer_for(8443), "https://0.0.0.0:8443");
+}
+
 TEST_F(ConfigTest, TokenSettingsAreChecked) {
   auto defaults = load("");
   ASSERT_TRUE(defaults);

@@ -1,0 +1,39 @@
+#include "core/net.h"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse {
+namespace {
+
+TEST(Net, ParsesAddressesAndNetworks) {
+  EXPECT_TRUE(parse_network("10.0.0.0/8"));
+  EXPECT_TRUE(parse_network("192.168.1.7"));
+  EXPECT_TRUE(parse_network("::1"));
+  EXPECT_TRUE(parse_network("fd00::/8"));
+  EXPECT_EQ(parse_network("127.0.0.1")->prefix, 32);
+  for (const char* bad : {"", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "localhost", "10.0.0.0/", "10.0.0.0/x",
+                          "1.2.3.4/-1"})
+    EXPECT_FALSE(parse_network(bad)) << bad;
+}
+
+TEST(Net, ContainsByPrefix) {
+  auto n = *parse_network("10.1.0.0/16");
+  EXPECT_TRUE(network_contains(n, "10.1.2.3"));
+  EXPECT_FALSE(network_contains(n, "10.2.0.1"));
+  EXPECT_TRUE(network_contains(n, "::ffff:10.1.9.9")) << "IPv4-mapped";
+  EXPECT_FALSE(network_contains(n, "not an ip"));
+  auto odd = *parse_network("192.168.0.128/25");
+  EXPECT_TRUE(network_contains(odd, "192.168.0.200"));
+  EXPECT_FALSE(network_contains(odd, "192.168.0.127"));
+  auto one = *parse_network("127.0.0.1");
+  EXPECT_TRUE(network_contains(one, "127.0.0.1"));
+  EXPECT_FALSE(network_contains(one, "127.0.0.2"));
+  auto v6 = *parse_network("fd00:1::/32");
+  EXPECT_TRUE(network_contains(v6, "fd00:1::5"));
+  EXPECT_FALSE(network_contains(v6, "fd00:2::5"));
+  EXPECT_FALSE(network_contains(v6, "10.0.0.1"));
+  EXPECT_TRUE(network_contains(*parse_network("0.0.0.0/0"), "8.8.8.8"));
+}
+
+}  // namespace
+}  // namespace gatehouse
