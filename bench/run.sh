@@ -182,7 +182,7 @@ start_gatehouse() { # NAME DATA_DIR [VAR=value...]
   STARTED_PIDS+=("$STARTED_PID")
   STARTED_BASE=
   for ((i = 0; i < 300; i++)); do
-    STARTED_BASE=$(sed -n 's/^gatehouse listening on \(http:\/\/[^ ]*\).*/\1/p' "$WORK/$name.stdout" | head -n1)
+    STARTED_BASE=$(sed -n 's/^gatehouse listening on \(https\{0,1\}:\/\/[^ ]*\).*/\1/p' "$WORK/$name.stdout" | head -n1)
     [[ -n $STARTED_BASE ]] && return 0
     kill -0 "$STARTED_PID" 2>/dev/null || { echo "run.sh: gatehouse ($name) exited at start:" >&2; tail -n 20 "$WORK/$name.stderr" >&2; exit 1; }
     sleep 0.1
@@ -319,14 +319,48 @@ wrk_64 nginx "nginx baseline (pid $NGINX_PID, port $NGINX_PORT)" plain.lua "http
 wrk_64 me "GET /users/me with Authorization: Bearer (ES256 JWT)" bearer.lua "$BASE/users/me"
 wrk_64 me_key "GET /users/me with X-API-Key" apikey.lua "$BASE/users/me"
 
-# The cost of rate limiting: the same key against a second server on the same store with rate
-# limits off, then the first again (on, off, on: the mean of the two "on" runs is compared).
-start_gatehouse server_nolimit "$WORK/data" GATEHOUSE_RATELIMIT_ENABLED=false
+# The cost of rate limiting: the same key against two fresh servers on the same store, one
+# with rate limits on (far above the load) and one with them off, started together so neither
+# carries the other runs' history, alternating off/on three times; the report compares the
+# medians and shows the per-pair ratios, since a single pair moves by more than the effect.
+start_gatehouse server_limit_on "$WORK/data"
+LIMIT_PID=$STARTED_PID
+LIMIT_BASE=$STARTED_BASE
+start_gatehouse server_limit_off "$WORK/data" GATEHOUSE_RATELIMIT_ENABLED=false
 NOLIMIT_PID=$STARTED_PID
-wrk_64 me_key_nolimit "GET /users/me with X-API-Key, rate limits off (pid $NOLIMIT_PID)" apikey.lua "$STARTED_BASE/users/me"
-stop_pid "$NOLIMIT_PID"
-forget_pid "$NOLIMIT_PID"
-wrk_64 me_key_again "GET /users/me with X-API-Key, rate limits on again" apikey.lua "$BASE/users/me"
+NOLIMIT_BASE=$STARTED_BASE
+for round in 1 2 3; do
+  wrk_64 "rl_off_$round" "rate limits off, round $round (pid $NOLIMIT_PID)" apikey.lua "$NOLIMIT_BASE/users/me"
+  wrk_64 "rl_on_$round" "rate limits on, round $round (pid $LIMIT_PID)" apikey.lua "$LIMIT_BASE/users/me"
+done
+for pid in "$LIMIT_PID" "$NOLIMIT_PID"; do
+  stop_pid "$pid"
+  forget_pid "$pid"
+done
+
+# HTTPS: the same call over TLS keep-alive connections (a third server on the same store with
+# an ECDSA P-256 certificate), then new connections: Connection: close, so every request
+# pays a TCP connect and a full TLS handshake; plain HTTP with Connection: close is its baseline.
+mkdir -p "$WORK/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" >/dev/null 2>&1
+start_gatehouse server_tls "$WORK/data" GATEHOUSE_TLS_CERT_FILE="$WORK/tls/cert.pem" \
+  GATEHOUSE_TLS_KEY_FILE="$WORK/tls/key.pem"
+TLS_PID=$STARTED_PID
+TLS_BASE=$STARTED_BASE
+wrk_64 me_key_tls "GET /users/me with X-API-Key over HTTPS keep-alive (pid $TLS_PID)" apikey.lua "$TLS_BASE/users/me"
+log "d. new connections: wrk -t2 -c16 -d${DURATION}s with Connection: close, HTTPS then plain"
+run_wrk "$WORK/wrk_handshake_tls.txt" -t2 -c16 -d"${DURATION}s" --latency -H "Connection: close" \
+  -s "$BENCH_DIR/apikey.lua" "$TLS_BASE/users/me"
+record_wrk handshake_tls "$WORK/wrk_handshake_tls.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_handshake_tls.txt")"
+run_wrk "$WORK/wrk_connect_plain.txt" -t2 -c16 -d"${DURATION}s" --latency -H "Connection: close" \
+  -s "$BENCH_DIR/apikey.lua" "$BASE/users/me"
+record_wrk connect_plain "$WORK/wrk_connect_plain.txt"
+log "   $(grep -m1 '^WRKSTATS' "$WORK/wrk_connect_plain.txt")"
+stop_pid "$TLS_PID"
+forget_pid "$TLS_PID"
+put ecdsa_sign_ps "$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print $(NF-1)}')"
 wrk_64 nginx_after "nginx again (drift check)" plain.lua "http://127.0.0.1:$NGINX_PORT/"
 stop_pid "$NGINX_PID"
 forget_pid "$NGINX_PID"

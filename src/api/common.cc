@@ -222,7 +222,10 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
     if (services.rate_policy.enabled) {
       std::optional<ratelimit::Limit> own;
       if (!principal->rate_limit.empty()) own = ratelimit::parse_limit(principal->rate_limit);
-      const std::string key = principal->key_id.empty() ? "user:" + principal->user_id : "key:" + principal->key_id;
+      // One buffer per thread: no allocation per request for the limiter key.
+      thread_local std::string key;
+      key.assign(principal->key_id.empty() ? "user:" : "key:");
+      key += principal->key_id.empty() ? principal->user_id : principal->key_id;
       if (auto refused = rate_limit(services, request, key,
                                     ratelimit::limit_for(services.rate_policy, principal->roles, own),
                                     principal->user_id))
@@ -283,6 +286,7 @@ std::optional<Response> rate_limit(Services& services, const Request& request, c
                                    const ratelimit::Limit& limit, const std::string& user_id) {
   const auto d = services.limiter.check(key, limit);
   // draft-ietf-httpapi-ratelimit-headers: the quota, what is left, seconds until it is whole.
+  request.response_headers.reserve(request.response_headers.size() + 3);
   request.response_headers.push_back({"RateLimit-Limit", std::to_string(d.limit)});
   request.response_headers.push_back({"RateLimit-Remaining", std::to_string(d.remaining)});
   request.response_headers.push_back({"RateLimit-Reset", std::to_string(d.reset)});

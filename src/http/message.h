@@ -22,6 +22,8 @@ struct Request {
   std::vector<Header> headers{};
   std::string body{};
   std::string remote_ip{};
+  // The client's connection is HTTPS: ours, or a trusted proxy's (X-Forwarded-Proto: https).
+  bool secure{false};
   std::string request_id{};
   std::vector<std::pair<std::string, std::string>> params{};  // from the route pattern
   // Headers any layer wants on whatever response the handler returns (RateLimit-*).

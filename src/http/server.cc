@@ -45,6 +45,10 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr const char* kHsts = "max-age=31536000";
+// HTML pages (login, consent, errors) load nothing from elsewhere and are never framed.
+constexpr const char* kHtmlCsp =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'";
 
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
@@ -127,10 +131,11 @@ struct Server::Impl {
 
   // The client address: the peer, or for a trusted proxy the right-most address in
   // X-Forwarded-For that is not itself a trusted proxy.
+  bool trusted(const std::string& ip) const {
+    return std::any_of(proxies.begin(), proxies.end(), [&](const IpNetwork& n) { return network_contains(n, ip); });
+  }
+
   std::string client_ip(const std::string& peer, const bhttp::request<bhttp::string_body>& req) const {
-    auto trusted = [&](const std::string& ip) {
-      return std::any_of(proxies.begin(), proxies.end(), [&](const IpNetwork& n) { return network_contains(n, ip); });
-    };
     if (!trusted(peer)) return peer;
     auto it = req.find("X-Forwarded-For");
     if (it == req.end()) return peer;
@@ -158,6 +163,12 @@ struct Server::Impl {
     for (const auto& field : breq) req.headers.push_back(Header{lower(field.name_string()), std::string(field.value())});
     req.body = std::move(breq.body());
     req.remote_ip = client_ip(peer, breq);
+    if (tls) {
+      req.secure = true;
+    } else if (trusted(peer)) {
+      auto proto = breq.find("X-Forwarded-Proto");
+      req.secure = proto != breq.end() && beast::iequals(proto->value(), "https");
+    }
     const std::string* incoming = req.header("x-request-id");
     req.request_id = incoming && valid_request_id(*incoming) ? *incoming : random_base62(20);
     return req;
@@ -218,11 +229,17 @@ struct Server::Impl {
 
   template <class Stream>
   asio::awaitable<void> write(Connection& conn, Stream& stream, Response res, unsigned version, bool keep_alive,
-                              const std::string& request_id) {
+                              const std::string& request_id, bool secure) {
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "gatehouse");
     out.set("X-Content-Type-Options", "nosniff");
-    if (tls) out.set("Strict-Transport-Security", kHsts);
+    if (secure) out.set("Strict-Transport-Security", kHsts);
+    const std::string* type = res.header("Content-Type");
+    if (type && type->rfind("text/html", 0) == 0) {
+      if (!res.header("Content-Security-Policy")) out.set("Content-Security-Policy", kHtmlCsp);
+      out.set("X-Frame-Options", "DENY");
+      out.set("Referrer-Policy", "no-referrer");
+    }
     for (auto& h : res.headers) out.insert(h.name, h.value);
     if (!request_id.empty()) out.set("X-Request-Id", request_id);
     out.keep_alive(keep_alive);
@@ -237,7 +254,7 @@ struct Server::Impl {
   template <class Stream>
   asio::awaitable<void> refuse(Connection& conn, Stream& stream, int status, std::string_view code,
                                std::string_view description) {
-    co_await write(conn, stream, error_response(status, code, description), 11, false, {});
+    co_await write(conn, stream, error_response(status, code, description), 11, false, {}, tls != nullptr);
     beast::error_code ec;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     conn.stream.expires_after(kDrainTimeout);
@@ -351,7 +368,7 @@ struct Server::Impl {
       const bool keep_alive = breq.keep_alive();
       Request req = to_request(breq, peer);
       Response res = co_await dispatch(req);
-      co_await write(*conn, stream, std::move(res), version, keep_alive && !stopping, req.request_id);
+      co_await write(*conn, stream, std::move(res), version, keep_alive && !stopping, req.request_id, req.secure);
       conn->busy = false;
       if (!keep_alive) break;
     }

@@ -100,3 +100,27 @@ def test_bad_tls_settings_stop_the_server(tmp_path, case):
     expected = {"missing": "tls.cert_file", "mismatch": "not the key of tls.cert_file", "only-cert": "set both",
                 "non-loopback-plain": "plain HTTP"}[case]
     assert expected in p.stderr_text, p.stderr_text
+
+
+def test_html_pages_carry_a_strict_csp(server):
+    r = requests.get(server.url + "/", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    csp = r.headers["Content-Security-Policy"]
+    for directive in ("default-src 'none'", "frame-ancestors 'none'", "form-action 'self'"):
+        assert directive in csp, csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in r.text and "http://" not in r.text and "https://" not in r.text
+    # JSON responses do not need them
+    j = requests.get(server.url + "/healthz", timeout=10)
+    assert "Content-Security-Policy" not in j.headers and j.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_behind_a_trusted_tls_proxy_only(start_server, server):
+    behind = start_server(env={"GATEHOUSE_SERVER_TRUSTED_PROXIES": "127.0.0.1"})
+    r = requests.get(behind.url + "/healthz", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert r.headers.get("Strict-Transport-Security", "").startswith("max-age=")
+    assert "Strict-Transport-Security" not in requests.get(behind.url + "/healthz", timeout=10).headers
+    # from an untrusted peer the header means nothing
+    r = requests.get(server.url + "/healthz", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert "Strict-Transport-Security" not in r.headers
