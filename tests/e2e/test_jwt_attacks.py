@@ -351,7 +351,7 @@ def test_payload_tampered(server, admin, victim, change):
     elif change == "sid":
         claims["sid"] = claims["sid"][:-1] + ("A" if claims["sid"][-1] != "A" else "B")
     elif change == "jti":
-        claims["jti"] = "x" + claims["jti"][1:]
+        claims["jti"] = ("x" if claims["jti"][0] != "x" else "y") + claims["jti"][1:]  # always a change
     elif change == "extra-claim":
         claims["admin"] = True
     elif change == "whitespace":
