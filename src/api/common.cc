@@ -187,14 +187,7 @@ void count_authentication(const authn::Presented& presented, const Result<authn:
     return;
   }
   if (result.error().code == authn::AuthnErrc::missing) return;
-  std::string_view method = "other";
-  if (!presented.api_key.empty() || !presented.api_key_query.empty()) {
-    method = "api_key";
-  } else if (!presented.authorization.empty()) {
-    const std::string& h = presented.authorization.front();
-    if (h.size() > 6 && (h[0] == 'B' || h[0] == 'b') && (h[1] == 'a' || h[1] == 'A')) method = "basic";
-    else if (h.size() > 7) method = tokens::looks_like_jwt(std::string_view(h).substr(7)) ? "jwt" : "bearer";
-  }
+  const std::string_view method = authn::credential_kind(presented);
   const auto code = result.error().code;
   metrics::authentications()
       .with({method, code == authn::AuthnErrc::locked ? "locked"

@@ -157,8 +157,8 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   app->rate_policy_.enabled = config.ratelimit.enabled;
   app->rate_policy_.default_limit = *ratelimit::parse_limit(config.ratelimit.default_limit);  // validated at load
   for (const auto& entry : config.ratelimit.roles) {
-    const auto eq = entry.find('=');
-    app->rate_policy_.roles[entry.substr(0, eq)] = *ratelimit::parse_limit(entry.substr(eq + 1));
+    auto [role, limit] = *ratelimit::parse_role_limit(entry);  // validated with the config
+    app->rate_policy_.roles.insert_or_assign(std::move(role), limit);
   }
   app->api_keys_ = std::make_unique<keys::ApiKeys>(*app->store_, *app->audit_, app->clock_,
                                                    keys::ApiKeySettings{.prefix = config.api_keys.prefix});

@@ -44,6 +44,16 @@ std::string_view method_name(Method m) {
   return "unknown";
 }
 
+std::string_view credential_kind(const Presented& presented) {
+  if (!presented.api_key.empty() || !presented.api_key_query.empty()) return "api_key";
+  if (presented.authorization.empty()) return "";
+  const std::string& header = presented.authorization.front();
+  if (starts_with_scheme(header, "basic")) return "basic";
+  if (starts_with_scheme(header, "bearer"))
+    return tokens::looks_like_jwt(credential_part(header, 6)) ? "jwt" : "bearer";
+  return "other";
+}
+
 Authenticator::Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,
                              const tokens::AccessTokens& access_tokens, keys::ApiKeys& api_keys,
                              audit::AuditLog& audit, const Clock& clock, AuthnSettings settings)

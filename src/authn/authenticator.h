@@ -49,6 +49,10 @@ struct AuthnSettings {
   std::chrono::seconds basic_cache_ttl{60};
 };
 
+// What kind of credential a request presents, for metrics: "api_key", "basic", "jwt",
+// "bearer" (any other bearer token), "other", or "" when there is none.
+std::string_view credential_kind(const Presented& presented);
+
 class Authenticator {
  public:
   Authenticator(accounts::Accounts& accounts, accounts::UserCache& users, tokens::SessionTokens& sessions,

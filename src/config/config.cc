@@ -334,11 +334,9 @@ Result<void, std::string> finalize(Config& c) {
   if (!ratelimit::parse_limit(c.ratelimit.default_limit))
     return Err("ratelimit.default: expected N/second, N/minute, N/hour, N/day or N/<duration>, got \"" +
                c.ratelimit.default_limit + "\"");
-  for (const auto& entry : c.ratelimit.roles) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0 || !ratelimit::parse_limit(entry.substr(eq + 1)))
+  for (const auto& entry : c.ratelimit.roles)
+    if (!ratelimit::parse_role_limit(entry))
       return Err("ratelimit.roles: expected role = \"N/period\" entries, got \"" + entry + "\"");
-  }
   if (c.lockout.max_failures < 1 || c.lockout.max_failures > 1000)
     return Err("lockout.max_failures: expected 1 to 1000");
   if (c.lockout.ip_max_failures < 1 || c.lockout.ip_max_failures > 1000000)

@@ -10,21 +10,26 @@
 
 namespace gatehouse::crypto {
 
-std::string sha256(std::string_view data) {
-  std::string out(SHA256_DIGEST_LENGTH, '\0');
+namespace {
+
+void sha256_into(std::string_view data, unsigned char* out) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(reinterpret_cast<unsigned char*>(out.data()), &ctx);
+  SHA256_Final(out, &ctx);
+}
+
+}  // namespace
+
+std::string sha256(std::string_view data) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  sha256_into(data, reinterpret_cast<unsigned char*>(out.data()));
   return out;
 }
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, data.data(), data.size());
-  SHA256_Final(digest, &ctx);
+  unsigned char digest[SHA256_DIGEST_LENGTH];  // on the stack: hashed on every request
+  sha256_into(data, digest);
   return to_hex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 

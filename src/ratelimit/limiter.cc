@@ -32,6 +32,14 @@ std::optional<Limit> parse_limit(std::string_view text) {
   return Limit{count, *period};
 }
 
+std::optional<std::pair<std::string, Limit>> parse_role_limit(std::string_view entry) {
+  const auto eq = entry.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  auto limit = parse_limit(entry.substr(eq + 1));
+  if (!limit) return std::nullopt;
+  return std::make_pair(std::string(entry.substr(0, eq)), *limit);
+}
+
 std::string to_string(const Limit& limit) {
   const auto p = limit.period.count();
   const char* unit = p == 1 ? "second" : p == 60 ? "minute" : p == 3600 ? "hour" : p == 86400 ? "day" : nullptr;

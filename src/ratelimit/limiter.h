@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -35,6 +36,8 @@ struct Limit {
 // "1000/hour", "10/minute", "5/second", "100/day", or "N/<duration>" ("30/15m").
 std::optional<Limit> parse_limit(std::string_view text);
 std::string to_string(const Limit& limit);
+// "role=limit" (a ratelimit.roles entry) as its role and limit.
+std::optional<std::pair<std::string, Limit>> parse_role_limit(std::string_view entry);
 
 struct Decision {
   bool allowed{true};

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from support import assert_error, bearer
+from support import Cli, assert_error, bearer
 
 
 def me(srv, headers):
@@ -99,7 +99,6 @@ def test_disabled_means_no_headers(start_server):
 @pytest.mark.parametrize("value", ["fast", "0/hour", "10/fortnight"])
 def test_bad_limits_stop_the_server_at_start(start_server, value):
     srv = start_server(env={"GATEHOUSE_RATELIMIT_DEFAULT": value}, start=False)
-    from support import Cli
     cli = Cli(srv.workdir, srv.data_dir, env={"GATEHOUSE_RATELIMIT_DEFAULT": value})
     p = cli.run("migrate")
     assert p.returncode == 2

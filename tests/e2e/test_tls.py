@@ -81,7 +81,6 @@ def test_plain_http_has_no_hsts(server):
 @pytest.mark.parametrize("case", ["missing", "mismatch", "only-cert", "non-loopback-plain"])
 def test_bad_tls_settings_stop_the_server(tmp_path, case):
     crt, key = make_cert(tmp_path)
-    other_crt, other_key = make_cert(tmp_path / "..", cn="other") if False else (None, None)
     env, args = {}, []
     if case == "missing":
         env = {"GATEHOUSE_TLS_CERT_FILE": str(tmp_path / "nope.crt"), "GATEHOUSE_TLS_KEY_FILE": str(key)}
