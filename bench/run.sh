@@ -16,7 +16,8 @@
 # removed at exit (BENCH_KEEP_TMP=1 keeps it). Only processes started here are stopped, by PID.
 #
 # Knobs (environment): BENCH_OUT, BENCH_KEEP_TMP, BENCH_JWS, BENCH_DURATION (s, default 10),
-# BENCH_STARTUP_RUNS (default 10), BENCH_ARGON2_THREADS (default 2), BENCH_PROBE_RATE (paced
+# BENCH_STARTUP_RUNS (default 10), BENCH_RL_ROUNDS (rate limits on/off pairs, default 6),
+# BENCH_ARGON2_THREADS (default 2), BENCH_PROBE_RATE (paced
 # /healthz probe, req/s, default 200), and the server's own
 # GATEHOUSE_SERVER_THREADS / _BLOCKING_THREADS / _HASHING_THREADS (passed through unchanged).
 set -euo pipefail
@@ -321,17 +322,21 @@ wrk_64 me_key "GET /users/me with X-API-Key" apikey.lua "$BASE/users/me"
 
 # The cost of rate limiting: the same key against two fresh servers on the same store, one
 # with rate limits on (far above the load) and one with them off, started together so neither
-# carries the other runs' history, alternating off/on three times; the report compares the
-# medians and shows the per-pair ratios, since a single pair moves by more than the effect.
+# carries the other runs' history, BENCH_RL_ROUNDS pairs (default 6) in ABBA order (off/on,
+# then on/off, ...) so a steady drift of the machine cancels out; the report gives the median of
+# the per-pair costs and every pair, since a single pair moves by more than the effect.
+RL_ROUNDS=${BENCH_RL_ROUNDS:-6}
+put rl_rounds "$RL_ROUNDS"
 start_gatehouse server_limit_on "$WORK/data"
 LIMIT_PID=$STARTED_PID
 LIMIT_BASE=$STARTED_BASE
 start_gatehouse server_limit_off "$WORK/data" GATEHOUSE_RATELIMIT_ENABLED=false
 NOLIMIT_PID=$STARTED_PID
 NOLIMIT_BASE=$STARTED_BASE
-for round in 1 2 3; do
-  wrk_64 "rl_off_$round" "rate limits off, round $round (pid $NOLIMIT_PID)" apikey.lua "$NOLIMIT_BASE/users/me"
-  wrk_64 "rl_on_$round" "rate limits on, round $round (pid $LIMIT_PID)" apikey.lua "$LIMIT_BASE/users/me"
+rl_off() { wrk_64 "rl_off_$1" "rate limits off, round $1 (pid $NOLIMIT_PID)" apikey.lua "$NOLIMIT_BASE/users/me"; }
+rl_on() { wrk_64 "rl_on_$1" "rate limits on, round $1 (pid $LIMIT_PID)" apikey.lua "$LIMIT_BASE/users/me"; }
+for ((round = 1; round <= RL_ROUNDS; round++)); do
+  if ((round % 2)); then rl_off "$round"; rl_on "$round"; else rl_on "$round"; rl_off "$round"; fi
 done
 for pid in "$LIMIT_PID" "$NOLIMIT_PID"; do
   stop_pid "$pid"

@@ -278,11 +278,7 @@ Response account_error(const accounts::AccountError& error) {
 std::optional<Response> rate_limit(Services& services, const Request& request, const std::string& key,
                                    const ratelimit::Limit& limit, const std::string& user_id) {
   const auto d = services.limiter.check(key, limit);
-  // draft-ietf-httpapi-ratelimit-headers: the quota, what is left, seconds until it is whole.
-  request.response_headers.reserve(request.response_headers.size() + 3);
-  request.response_headers.push_back({"RateLimit-Limit", std::to_string(d.limit)});
-  request.response_headers.push_back({"RateLimit-Remaining", std::to_string(d.remaining)});
-  request.response_headers.push_back({"RateLimit-Reset", std::to_string(d.reset)});
+  request.rate_limit = http::RateLimitHeaders{.limit = d.limit, .remaining = d.remaining, .reset = d.reset};
   if (d.allowed) return std::nullopt;
   metrics::ratelimit_refusals().with({key.substr(0, key.find(':'))}).inc();
   if (d.first_refusal)

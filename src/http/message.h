@@ -1,6 +1,7 @@
 // http/message.h: the request and response that handlers in api/ see. Plain values with no
 // Beast or Asio in sight, so that api/ and its tests compile without the network stack.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,14 @@ namespace gatehouse::http {
 struct Header {
   std::string name;  // lower-case
   std::string value;
+};
+
+// draft-ietf-httpapi-ratelimit-headers: the quota, what is left, seconds until it is whole.
+// Kept as numbers and written straight into the response head: no strings per request.
+struct RateLimitHeaders {
+  std::int64_t limit{0};
+  std::int64_t remaining{0};
+  std::int64_t reset{0};
 };
 
 struct Request {
@@ -26,8 +35,8 @@ struct Request {
   bool secure{false};
   std::string request_id{};
   std::vector<std::pair<std::string, std::string>> params{};  // from the route pattern
-  // Headers any layer wants on whatever response the handler returns (RateLimit-*).
-  mutable std::vector<Header> response_headers{};
+  // Set by the rate limiter; the server adds them to whatever response the handler returns.
+  mutable std::optional<RateLimitHeaders> rate_limit{};
 
   // The first header of that (case-insensitive) name, if any.
   const std::string* header(std::string_view name) const;
@@ -41,6 +50,7 @@ struct Response {
   int status{200};
   std::vector<Header> headers{};
   std::string body{};
+  std::optional<RateLimitHeaders> rate_limit{};
 
   // Replaces any header of that name.
   Response& set(std::string name, std::string value);
