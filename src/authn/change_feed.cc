@@ -6,6 +6,12 @@ ChangeFeed::ChangeFeed(store::ChangeStore& store, tokens::Denylist& denylist, ac
                        keys::ApiKeys& api_keys, const Clock& clock)
     : store_(store), denylist_(denylist), users_(users), api_keys_(api_keys), clock_(clock) {}
 
+void ChangeFeed::follow(std::string kind, std::function<void(const std::string&)> invalidate,
+                        std::function<void()> clear) {
+  std::lock_guard lock(mutex_);
+  followers_.push_back(Follower{std::move(kind), std::move(invalidate), std::move(clear)});
+}
+
 Result<void, store::StoreError> ChangeFeed::start() {
   std::lock_guard lock(mutex_);
   auto last = store_.last_change_seq();
@@ -13,6 +19,7 @@ Result<void, store::StoreError> ChangeFeed::start() {
   change_seq_ = *last;
   users_.clear();
   api_keys_.clear();
+  for (const auto& f : followers_) f.clear();
   auto revocations = store_.revocations_since(0, clock_.now_unix());
   if (!revocations) return tl::unexpected(revocations.error());
   for (const auto& r : *revocations) {
@@ -34,6 +41,9 @@ Result<void, store::StoreError> ChangeFeed::sync() {
       api_keys_.invalidate_user(c.ref);  // a disabled owner's keys were revoked with it
     } else if (c.kind == "api_key") {
       api_keys_.invalidate_key(c.ref);
+    } else {
+      for (const auto& f : followers_)
+        if (f.kind == c.kind) f.invalidate(c.ref);
     }
     change_seq_ = c.seq;
   }

@@ -4,7 +4,10 @@
 // node that made a change honours it at once, and every 250 ms for everyone else's.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "accounts/user_cache.h"
 #include "core/clock.h"
@@ -22,6 +25,9 @@ class ChangeFeed {
   Result<void, store::StoreError> start();
   // Applies what changed since the last call. Thread-safe.
   Result<void, store::StoreError> sync();
+  // Another cache that follows changes of `kind` ("client", ...): `invalidate` gets each
+  // changed id, `clear` runs at start. Register before start().
+  void follow(std::string kind, std::function<void(const std::string&)> invalidate, std::function<void()> clear);
 
  private:
   store::ChangeStore& store_;
@@ -29,6 +35,12 @@ class ChangeFeed {
   accounts::UserCache& users_;
   keys::ApiKeys& api_keys_;
   const Clock& clock_;
+  struct Follower {
+    std::string kind;
+    std::function<void(const std::string&)> invalidate;
+    std::function<void()> clear;
+  };
+  std::vector<Follower> followers_;
   std::mutex mutex_;
   std::int64_t revocation_seq_{0};
   std::int64_t change_seq_{0};

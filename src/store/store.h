@@ -82,6 +82,9 @@ struct SessionRecord {
   std::string client_id{};
   std::int64_t created_at{0};
   std::optional<std::int64_t> revoked_at{};
+  // OAuth sessions: the scope granted to the client (kept for refreshes); absent for
+  // first-party sessions, whose tokens carry the user's current permissions.
+  std::optional<std::string> scope{};
 };
 
 struct TokenRecord {
@@ -95,6 +98,16 @@ struct TokenRecord {
 struct AccessTokenView {
   TokenRecord token{};
   bool session_revoked{false};
+  std::string client_id{};             // the session's
+  std::optional<std::string> scope{};  // the session's
+};
+
+struct RefreshTokenView {
+  TokenRecord token{};
+  bool spent{false};
+  bool session_revoked{false};  // or the user is disabled
+  std::string client_id{};
+  std::optional<std::string> scope{};
 };
 
 enum class RotateOutcome {
@@ -107,6 +120,8 @@ struct RotateResult {
   RotateOutcome outcome{RotateOutcome::invalid};
   std::string session_id{};
   std::string user_id{};
+  std::string client_id{};           // the session's
+  std::optional<std::string> scope{};  // the session's
 };
 
 class SessionStore {
@@ -116,10 +131,14 @@ class SessionStore {
   // while the user is enabled and its password hash is still `verified_password_hash`:
   // a password change or a disable that raced the login wins (precondition_failed).
   // `access` is absent for self-contained (JWT) access tokens, which are not stored.
+  // `refresh` is absent for sessions that get no refresh token (an OAuth grant without
+  // offline_access, a browser session).
   virtual StoreResult<void> create_session(const SessionRecord& session, const std::optional<TokenRecord>& access,
-                                           const TokenRecord& refresh, const std::string& verified_password_hash) = 0;
+                                           const std::optional<TokenRecord>& refresh,
+                                           const std::string& verified_password_hash) = 0;
+  virtual StoreResult<std::optional<SessionRecord>> find_session(const std::string& id) = 0;
   virtual StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) = 0;
-  virtual StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) = 0;
+  virtual StoreResult<std::optional<RefreshTokenView>> find_refresh_token(const std::string& digest) = 0;
   // Spends `refresh_digest` (of an enabled user's live session) and stores the new pair in one transaction. Of any number of
   // concurrent calls with the same digest exactly one sees `rotated`; the new tokens take
   // their session and user from the old one.
@@ -270,8 +289,8 @@ struct Revocation {
 
 struct Change {
   std::int64_t seq{0};
-  std::string kind{};  // "user" or "api_key"
-  std::string ref{};   // the user's or the key's id
+  std::string kind{};  // "user", "api_key" or "client"
+  std::string ref{};   // the user's, the key's or the client's id
 };
 
 class ChangeStore {
@@ -286,12 +305,86 @@ class ChangeStore {
   virtual StoreResult<std::int64_t> last_change_seq() = 0;
 };
 
+// An OAuth client (SPEC §8). Confidential clients authenticate with a server-generated
+// secret of >= 256 bits, stored as its SHA-256 (hex); public clients have none.
+struct ClientRecord {
+  std::string id{};  // client_id
+  std::string name{};
+  std::string type{"confidential"};  // "confidential" or "public"
+  std::string secret_digest{};       // empty for public clients
+  std::vector<std::string> redirect_uris{};
+  std::vector<std::string> grant_types{};
+  std::vector<std::string> scopes{};
+  bool trusted{false};     // no consent page
+  bool introspect{false};  // a resource server: may introspect any token
+  std::int64_t created_at{0};
+  std::int64_t updated_at{0};
+};
+
+// An authorization code, by the SHA-256 of the code. Single use: redeeming it opens the
+// session `session_id`, which a replay revokes.
+struct AuthCodeRecord {
+  std::string digest{};
+  std::string client_id{};
+  std::string user_id{};
+  std::string redirect_uri{};
+  std::string code_challenge{};  // PKCE S256
+  std::string scope{};
+  std::string nonce{};
+  std::int64_t auth_time{0};
+  std::int64_t created_at{0};
+  std::int64_t expires_at{0};
+};
+
+enum class RedeemOutcome {
+  redeemed,  // first use: the code is now spent and bound to the new session id
+  replayed,  // spent before: `session_id` is the session its first use opened
+  invalid,   // unknown or expired
+};
+
+struct RedeemResult {
+  RedeemOutcome outcome{RedeemOutcome::invalid};
+  AuthCodeRecord code{};
+  std::string session_id{};
+};
+
+// Every client write also records a change ("client", id) in the same transaction, so every
+// node's client cache drops its copy.
+class ClientStore {
+ public:
+  virtual ~ClientStore() = default;
+  virtual StoreResult<void> create_client(const ClientRecord& client) = 0;
+  virtual StoreResult<std::optional<ClientRecord>> find_client(const std::string& id) = 0;
+  // Clients with id > after_id in id order.
+  virtual StoreResult<std::vector<ClientRecord>> list_clients(const std::string& after_id, int limit) = 0;
+  // Deletes the client, its codes and remembered grants, and revokes every session issued
+  // to it (their ids go on the denylist until `revoked_until`). not_found when unknown.
+  virtual StoreResult<void> delete_client(const std::string& id, std::int64_t now, std::int64_t revoked_until) = 0;
+  // A new secret for a confidential client; the old one stops working at once.
+  virtual StoreResult<ClientRecord> set_client_secret(const std::string& id, const std::string& secret_digest,
+                                                      std::int64_t now) = 0;
+
+  virtual StoreResult<void> create_auth_code(const AuthCodeRecord& code) = 0;
+  // Atomically spends the code and binds it to `session_id`: of any number of concurrent
+  // redemptions exactly one sees `redeemed`. A spent code gives `replayed` with the session
+  // its first redemption opened.
+  virtual StoreResult<RedeemResult> redeem_auth_code(const std::string& digest, std::int64_t now,
+                                                     const std::string& session_id) = 0;
+
+  // Remembered consent: the scopes a user has granted a client.
+  virtual StoreResult<std::vector<std::string>> find_grant(const std::string& user_id, const std::string& client_id) = 0;
+  // Adds `scopes` to what the user has granted the client.
+  virtual StoreResult<void> save_grant(const std::string& user_id, const std::string& client_id,
+                                       const std::vector<std::string>& scopes, std::int64_t now) = 0;
+};
+
 class Store : public UserStore,
               public SessionStore,
               public AuditStore,
               public SigningKeyStore,
               public ApiKeyStore,
               public LockoutStore,
+              public ClientStore,
               public ChangeStore {
  public:
   // Applies pending migrations; returns the schema version now in force.

@@ -44,40 +44,44 @@ store::TokenRecord SessionTokens::new_record(std::string_view prefix, std::chron
                             .expires_at = now + ttl.count()};
 }
 
-void SessionTokens::count_issued() const {
+void SessionTokens::count_issued(bool refresh) const {
   metrics::tokens_issued().with({"access"}).inc();
-  metrics::tokens_issued().with({"refresh"}).inc();
+  if (refresh) metrics::tokens_issued().with({"refresh"}).inc();
+}
+
+std::string SessionTokens::new_session_id() const {
+  return new_id(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count());
 }
 
 Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id,
-                                                          const std::string& verified_password_hash) {
-  const auto now = clock_.now();
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+                                                          const std::string& verified_password_hash,
+                                                          const SessionGrant& grant) {
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
-                 .refresh_ttl = settings_.refresh_ttl, .session_id = new_id(millis)};
+                 .refresh_ttl = grant.with_refresh ? settings_.refresh_ttl : std::chrono::seconds{0},
+                 .session_id = grant.session_id.empty() ? new_session_id() : grant.session_id};
   std::optional<store::TokenRecord> access;
+  std::optional<store::TokenRecord> refresh;
   if (!minter_) access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
-  auto refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
-  if (access) {
-    access->session_id = pair.session_id;
-    access->user_id = user_id;
+  if (grant.with_refresh) refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
+  for (auto* record : {&access, &refresh}) {
+    if (!*record) continue;
+    (*record)->session_id = pair.session_id;
+    (*record)->user_id = user_id;
   }
-  refresh.session_id = pair.session_id;
-  refresh.user_id = user_id;
-  const store::SessionRecord session{.id = pair.session_id, .user_id = user_id,
-                                     .client_id = std::string(kFirstPartyClient), .created_at = to_unix(now),
-                                     .revoked_at = std::nullopt};
+  const store::SessionRecord session{.id = pair.session_id, .user_id = user_id, .client_id = grant.client_id,
+                                     .created_at = clock_.now_unix(), .revoked_at = std::nullopt,
+                                     .scope = grant.scope};
   if (auto created = store_.create_session(session, access, refresh, verified_password_hash); !created) {
     if (created.error().code == store::StoreErrc::precondition_failed)
       return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     return store_down();
   }
   if (minter_) {
-    auto minted = minter_(user_id, pair.session_id);
+    auto minted = minter_(MintRequest{user_id, pair.session_id, grant.client_id, grant.scope});
     if (!minted) return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     pair.access_token = std::move(*minted);
   }
-  count_issued();
+  count_issued(grant.with_refresh);
   return pair;
 }
 
@@ -96,13 +100,13 @@ Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_
     case store::RotateOutcome::rotated:
       pair.session_id = rotated->session_id;
       if (minter_) {
-        auto minted = minter_(rotated->user_id, rotated->session_id);
+        auto minted = minter_(MintRequest{rotated->user_id, rotated->session_id, rotated->client_id, rotated->scope});
         if (!minted) return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
         pair.access_token = std::move(*minted);
       }
       audit_.record(ctx, audit::AuditEvent{.type = "token.refreshed", .success = true, .user_id = rotated->user_id,
                                            .username = {}, .detail = {{"session_id", rotated->session_id}}});
-      count_issued();
+      count_issued(true);
       return pair;
     case store::RotateOutcome::reuse_detected:
       changed();
@@ -127,7 +131,7 @@ Result<AccessGrant, TokenError> SessionTokens::verify_access(const std::string& 
   if (view.session_revoked || view.token.expires_at <= clock_.now_unix())
     return fail(TokenErrc::invalid_token, std::string(kInvalid));
   return AccessGrant{.user_id = view.token.user_id, .session_id = view.token.session_id,
-                     .expires_at = view.token.expires_at};
+                     .expires_at = view.token.expires_at, .client_id = view.client_id, .scope = view.scope};
 }
 
 Result<std::string, TokenError> SessionTokens::session_of_refresh_token(const std::string& refresh_token,
@@ -136,8 +140,8 @@ Result<std::string, TokenError> SessionTokens::session_of_refresh_token(const st
   auto found = store_.find_refresh_token(crypto::sha256_hex(refresh_token));
   if (!found) return store_down();
   if (!*found) return fail(TokenErrc::invalid_grant, "Unknown refresh token.");
-  if (user_id) *user_id = (*found)->user_id;
-  return (*found)->session_id;
+  if (user_id) *user_id = (*found)->token.user_id;
+  return (*found)->token.session_id;
 }
 
 Result<void, TokenError> SessionTokens::end_session(const std::string& session_id) {

@@ -40,6 +40,8 @@ struct AccessGrant {
   std::string user_id{};
   std::string session_id{};
   std::int64_t expires_at{0};
+  std::string client_id{};
+  std::optional<std::string> scope{};  // OAuth sessions: the granted scope
 };
 
 struct TokenSettings {
@@ -49,13 +51,29 @@ struct TokenSettings {
   std::chrono::seconds revocation_horizon{3600 + 30};
 };
 
-// Mints a self-contained access token for a session (JWT format), or nullopt when the user
-// is gone. Without one, access tokens are opaque and stored as digests.
-using AccessMinter = std::function<std::optional<std::string>(const std::string& user_id, const std::string& session_id)>;
-
 inline constexpr std::string_view kAccessPrefix = "gat_";
 inline constexpr std::string_view kRefreshPrefix = "grt_";
 inline constexpr std::string_view kFirstPartyClient = "gatehouse";
+
+// Whom a session's tokens are for: first-party (the default) or an OAuth client with the
+// scope the user granted it.
+struct SessionGrant {
+  std::string client_id{kFirstPartyClient};
+  std::optional<std::string> scope{};
+  bool with_refresh{true};   // hand out a refresh token
+  std::string session_id{};  // chosen by the caller (an authorization code's redemption); empty: new
+};
+
+struct MintRequest {
+  const std::string& user_id;
+  const std::string& session_id;
+  const std::string& client_id;
+  const std::optional<std::string>& scope;  // absent: the user's current permissions
+};
+
+// Mints a self-contained access token for a session (JWT format), or nullopt when the user
+// is gone. Without one, access tokens are opaque and stored as digests.
+using AccessMinter = std::function<std::optional<std::string>(const MintRequest&)>;
 
 class SessionTokens {
  public:
@@ -64,7 +82,10 @@ class SessionTokens {
   // Opens a session for a user who has just proved who they are against
   // `verified_password_hash`. Fails with invalid_grant when the user was disabled or its
   // password changed in the meantime: the newer decision wins.
-  Result<TokenPair, TokenError> open_session(const std::string& user_id, const std::string& verified_password_hash);
+  Result<TokenPair, TokenError> open_session(const std::string& user_id, const std::string& verified_password_hash,
+                                             const SessionGrant& grant = {});
+  // A new session id (time-ordered, random).
+  std::string new_session_id() const;
   Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx);
   Result<AccessGrant, TokenError> verify_access(const std::string& access_token);
   // The session the refresh token belongs to, if it is known (spent or not).
@@ -84,7 +105,7 @@ class SessionTokens {
 
  private:
   store::TokenRecord new_record(std::string_view prefix, std::chrono::seconds ttl, std::string* token_out) const;
-  void count_issued() const;
+  void count_issued(bool refresh) const;
 
   store::SessionStore& store_;
   audit::AuditLog& audit_;

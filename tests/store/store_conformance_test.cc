@@ -2,6 +2,7 @@
 // the parameter list when its backend lands.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <thread>
@@ -409,6 +410,155 @@ TEST_P(StoreConformance, AuditFiltersAndPagesNewestFirst) {
   ASSERT_EQ(page->size(), 3u);
   EXPECT_EQ((*page)[0].id, "e2");
   EXPECT_EQ(store_->purge_audit_before(102).value(), 2);
+}
+
+ClientRecord client(std::string id, std::string type = "confidential") {
+  return ClientRecord{.id = std::move(id), .name = "app", .type = type,
+                      .secret_digest = type == "confidential" ? "d1" : "",
+                      .redirect_uris = {"https://app.example/cb", "http://127.0.0.1:9/cb"},
+                      .grant_types = {"authorization_code", "refresh_token"}, .scopes = {"openid", "profile"},
+                      .trusted = false, .introspect = true, .created_at = 100, .updated_at = 100};
+}
+
+AuthCodeRecord code(std::string digest, std::string client_id = "c1", std::int64_t expires_at = 160) {
+  return AuthCodeRecord{.digest = std::move(digest), .client_id = std::move(client_id), .user_id = "u1",
+                        .redirect_uri = "https://app.example/cb", .code_challenge = "chal", .scope = "openid",
+                        .nonce = "n-1", .auth_time = 90, .created_at = 100, .expires_at = expires_at};
+}
+
+TEST_P(StoreConformance, ClientsRoundTripRotateAndRecordChanges) {
+  const auto before = store_->last_change_seq().value();
+  ASSERT_TRUE(store_->create_client(client("c1")));
+  ASSERT_TRUE(store_->create_client(client("c2", "public")));
+  EXPECT_EQ(store_->create_client(client("c1")).error().code, StoreErrc::conflict);
+  auto c1 = store_->find_client("c1").value();
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->redirect_uris, (std::vector<std::string>{"https://app.example/cb", "http://127.0.0.1:9/cb"}));
+  EXPECT_EQ(c1->scopes, (std::vector<std::string>{"openid", "profile"}));
+  EXPECT_TRUE(c1->introspect);
+  EXPECT_FALSE(c1->trusted);
+  EXPECT_EQ(store_->find_client("c2").value()->secret_digest, "");
+  EXPECT_FALSE(store_->find_client("nope").value().has_value());
+  auto page = store_->list_clients("", 1).value();
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].id, "c1");
+  EXPECT_EQ(store_->list_clients("c1", 10).value().size(), 1u);
+
+  auto rotated = store_->set_client_secret("c1", "d2", 150);
+  ASSERT_TRUE(rotated);
+  EXPECT_EQ(rotated->secret_digest, "d2");
+  EXPECT_EQ(rotated->updated_at, 150);
+  EXPECT_EQ(store_->set_client_secret("c2", "d3", 150).error().code, StoreErrc::precondition_failed);
+  EXPECT_EQ(store_->set_client_secret("nope", "d3", 150).error().code, StoreErrc::not_found);
+  auto changes = store_->changes_since(before).value();
+  ASSERT_EQ(changes.size(), 3u);  // two creations, one rotation
+  EXPECT_EQ(changes[0].kind, "client");
+  EXPECT_EQ(changes[2].ref, "c1");
+}
+
+TEST_P(StoreConformance, DeletingAClientRevokesItsSessionsAndDropsCodesAndGrants) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_client(client("c1")));
+  auto r = token("r-s9");
+  r.session_id = "s9";
+  ASSERT_TRUE(store_->create_session(SessionRecord{.id = "s9", .user_id = "u1", .client_id = "c1", .created_at = 100,
+                                                   .revoked_at = std::nullopt, .scope = "openid"},
+                                     std::nullopt, r, "$argon2id$x"));
+  open_session();  // first-party: untouched
+  ASSERT_TRUE(store_->create_auth_code(code("k1")));
+  ASSERT_TRUE(store_->save_grant("u1", "c1", {"openid"}, 100));
+  ASSERT_TRUE(store_->delete_client("c1", 200, 5000));
+  EXPECT_EQ(store_->delete_client("c1", 200, 5000).error().code, StoreErrc::not_found);
+  EXPECT_FALSE(store_->find_client("c1").value().has_value());
+  EXPECT_TRUE(store_->find_session("s9").value()->revoked_at.has_value());
+  EXPECT_FALSE(store_->find_session("s1").value()->revoked_at.has_value());
+  EXPECT_TRUE(store_->find_refresh_token("r-s9").value()->session_revoked);
+  auto revoked = store_->revocations_since(0, 150).value();
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].value, "s9");
+  EXPECT_EQ(store_->redeem_auth_code("k1", 120, "s10").value().outcome, RedeemOutcome::invalid);
+  EXPECT_TRUE(store_->find_grant("u1", "c1").value().empty());
+}
+
+TEST_P(StoreConformance, AuthorizationCodesAreSpentOnceAndReplaysNameTheFirstSession) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_client(client("c1")));
+  ASSERT_TRUE(store_->create_auth_code(code("k1")));
+  ASSERT_TRUE(store_->create_auth_code(code("k2", "c1", 110)));
+  auto first = store_->redeem_auth_code("k1", 120, "s-first").value();
+  ASSERT_EQ(first.outcome, RedeemOutcome::redeemed);
+  EXPECT_EQ(first.code.client_id, "c1");
+  EXPECT_EQ(first.code.code_challenge, "chal");
+  EXPECT_EQ(first.code.nonce, "n-1");
+  EXPECT_EQ(first.code.auth_time, 90);
+  auto again = store_->redeem_auth_code("k1", 121, "s-second").value();
+  EXPECT_EQ(again.outcome, RedeemOutcome::replayed);
+  EXPECT_EQ(again.session_id, "s-first");
+  EXPECT_EQ(store_->redeem_auth_code("k2", 120, "s3").value().outcome, RedeemOutcome::invalid);  // expired
+  EXPECT_EQ(store_->redeem_auth_code("nope", 120, "s3").value().outcome, RedeemOutcome::invalid);
+}
+
+TEST_P(StoreConformance, ConcurrentRedemptionsOfOneCodeSucceedOnce) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_client(client("c1")));
+  ASSERT_TRUE(store_->create_auth_code(code("k1")));
+  std::atomic<int> redeemed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      auto r = store_->redeem_auth_code("k1", 120, "s" + std::to_string(i));
+      if (r && r->outcome == RedeemOutcome::redeemed) ++redeemed;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(redeemed.load(), 1);
+}
+
+TEST_P(StoreConformance, GrantsAccumulateScopes) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_client(client("c1")));
+  EXPECT_TRUE(store_->find_grant("u1", "c1").value().empty());
+  ASSERT_TRUE(store_->save_grant("u1", "c1", {"openid", "profile"}, 100));
+  ASSERT_TRUE(store_->save_grant("u1", "c1", {"email", "openid"}, 110));
+  auto scopes = store_->find_grant("u1", "c1").value();
+  std::sort(scopes.begin(), scopes.end());
+  EXPECT_EQ(scopes, (std::vector<std::string>{"email", "openid", "profile"}));
+}
+
+TEST_P(StoreConformance, OAuthSessionsKeepClientAndScopeAndMayHaveNoRefreshToken) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  auto a = token("a-s7");
+  a.session_id = "s7";
+  ASSERT_TRUE(store_->create_session(SessionRecord{.id = "s7", .user_id = "u1", .client_id = "c1", .created_at = 100,
+                                                   .revoked_at = std::nullopt, .scope = "openid email"},
+                                     a, std::nullopt, "$argon2id$x"));
+  auto view = store_->find_access_token("a-s7").value();
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->client_id, "c1");
+  EXPECT_EQ(view->scope, "openid email");
+  auto session = store_->find_session("s7").value();
+  ASSERT_TRUE(session);
+  EXPECT_EQ(session->scope, "openid email");
+  EXPECT_EQ(session->client_id, "c1");
+  EXPECT_FALSE(store_->find_session("nope").value().has_value());
+
+  auto r = token("r-s8");
+  r.session_id = "s8";
+  ASSERT_TRUE(store_->create_session(SessionRecord{.id = "s8", .user_id = "u1", .client_id = "c1", .created_at = 100,
+                                                   .revoked_at = std::nullopt, .scope = "openid offline_access"},
+                                     std::nullopt, r, "$argon2id$x"));
+  auto rotated = store_->rotate_refresh_token("r-s8", 150, std::nullopt, token("r-s8b"), 5000).value();
+  EXPECT_EQ(rotated.outcome, RotateOutcome::rotated);
+  EXPECT_EQ(rotated.client_id, "c1");
+  EXPECT_EQ(rotated.scope, "openid offline_access");
+  auto spent = store_->find_refresh_token("r-s8").value();
+  ASSERT_TRUE(spent);
+  EXPECT_TRUE(spent->spent);
+  EXPECT_FALSE(spent->session_revoked);
+  EXPECT_EQ(spent->token.session_id, "s8");
+  auto fresh = store_->find_refresh_token("r-s8b").value();
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(fresh->spent);
+  EXPECT_EQ(fresh->scope, "openid offline_access");
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(Backend{"sqlite", open_sqlite}),

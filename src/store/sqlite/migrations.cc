@@ -126,6 +126,46 @@ CREATE TABLE login_failures (
 -- An API key's own rate limit ("100/minute"); NULL: its owner's.
 ALTER TABLE api_keys ADD COLUMN rate_limit TEXT;
 )sql"},
+      {7, R"sql(
+-- OAuth 2.1 / OpenID Connect provider (SPEC §8).
+ALTER TABLE sessions ADD COLUMN scope TEXT;  -- OAuth: the scope granted; NULL: first-party
+CREATE INDEX sessions_by_client ON sessions(client_id);
+CREATE TABLE oauth_clients (
+  id            TEXT PRIMARY KEY,          -- client_id
+  name          TEXT NOT NULL,
+  type          TEXT NOT NULL,             -- 'confidential' or 'public'
+  secret_digest TEXT,                      -- SHA-256 hex of the secret; NULL for public clients
+  redirect_uris TEXT NOT NULL,             -- space-separated (a URI holds no raw space)
+  grant_types   TEXT NOT NULL,
+  scopes        TEXT NOT NULL,
+  trusted       INTEGER NOT NULL DEFAULT 0,
+  introspect    INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE TABLE oauth_codes (
+  digest         TEXT PRIMARY KEY,         -- SHA-256 hex of the code
+  client_id      TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+  user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  redirect_uri   TEXT NOT NULL,
+  code_challenge TEXT NOT NULL,
+  scope          TEXT NOT NULL,
+  nonce          TEXT NOT NULL,
+  auth_time      INTEGER NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  redeemed_at    INTEGER,                  -- spent; presenting it again is a replay
+  session_id     TEXT                      -- the session its redemption opened
+);
+CREATE INDEX oauth_codes_by_expiry ON oauth_codes(expires_at);
+CREATE TABLE oauth_grants (
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  client_id  TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+  scopes     TEXT NOT NULL,                -- space-separated
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+)sql"},
   };
   return list;
 }

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <ctime>
 #include <filesystem>
@@ -171,6 +172,16 @@ ApiKeyRecord read_api_key(const Statement& s) {
   return k;
 }
 
+constexpr const char* kClientColumns =
+    "id, name, type, secret_digest, redirect_uris, grant_types, scopes, trusted, introspect, created_at, updated_at";
+
+ClientRecord read_client(const Statement& s) {
+  return ClientRecord{.id = s.text(0), .name = s.text(1), .type = s.text(2), .secret_digest = s.text(3),
+                      .redirect_uris = split_words(s.text(4)), .grant_types = split_words(s.text(5)),
+                      .scopes = split_words(s.text(6)), .trusted = s.integer(7) != 0, .introspect = s.integer(8) != 0,
+                      .created_at = s.integer(9), .updated_at = s.integer(10)};
+}
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -327,45 +338,73 @@ class SqliteStore final : public Store {
 
   // ---- sessions and tokens ----
   StoreResult<void> create_session(const SessionRecord& session, const std::optional<TokenRecord>& access,
-                                   const TokenRecord& refresh, const std::string& verified_password_hash) override {
+                                   const std::optional<TokenRecord>& refresh,
+                                   const std::string& verified_password_hash) override {
     return in_transaction([&](Connection& c) -> StoreResult<void> {
       auto user = find_user_on(c, session.user_id);
       if (!user) return tl::unexpected(user.error());
       if (!*user || (*user)->disabled || (*user)->password_hash != verified_password_hash)
         return fail(StoreErrc::precondition_failed, "the user changed while logging in");
-      auto s = c.prepare("INSERT INTO sessions (id, user_id, client_id, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)");
+      auto s = c.prepare(
+          "INSERT INTO sessions (id, user_id, client_id, created_at, revoked_at, scope) VALUES (?, ?, ?, ?, NULL, ?)");
       if (!s) return tl::unexpected(s.error());
       s->bind(1, session.id).bind(2, session.user_id).bind(3, session.client_id).bind(4, session.created_at);
+      if (session.scope) s->bind(5, *session.scope); else s->bind_null(5);
       if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
       if (access) {
         if (auto a = insert_token(c, "access_tokens", *access); !a) return a;
       }
-      return insert_token(c, "refresh_tokens", refresh);
+      if (refresh) return insert_token(c, "refresh_tokens", *refresh);
+      return {};
+    });
+  }
+
+  StoreResult<std::optional<SessionRecord>> find_session(const std::string& id) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<SessionRecord>> {
+      auto s = c.prepare("SELECT id, user_id, client_id, created_at, revoked_at, scope FROM sessions WHERE id = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, id).step();
+      if (rc == SQLITE_DONE) return std::optional<SessionRecord>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      SessionRecord out{.id = s->text(0), .user_id = s->text(1), .client_id = s->text(2),
+                        .created_at = s->integer(3), .revoked_at = optional_integer(*s, 4), .scope = {}};
+      if (!s->is_null(5)) out.scope = s->text(5);
+      return std::optional<SessionRecord>{std::move(out)};
     });
   }
 
   StoreResult<std::optional<AccessTokenView>> find_access_token(const std::string& digest) override {
     return with_connection([&](Connection& c) -> StoreResult<std::optional<AccessTokenView>> {
       auto s = c.prepare(
-          "SELECT t.digest, t.session_id, t.user_id, t.created_at, t.expires_at, s.revoked_at IS NOT NULL "
+          "SELECT t.digest, t.session_id, t.user_id, t.created_at, t.expires_at, s.revoked_at IS NOT NULL, "
+          "s.client_id, s.scope "
           "FROM access_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.digest = ?");
       if (!s) return tl::unexpected(s.error());
       const int rc = s->bind(1, digest).step();
       if (rc == SQLITE_DONE) return std::optional<AccessTokenView>{};
       if (rc != SQLITE_ROW) return c.error(rc);
-      return AccessTokenView{.token = read_token(*s), .session_revoked = s->integer(5) != 0};
+      AccessTokenView view{.token = read_token(*s), .session_revoked = s->integer(5) != 0, .client_id = s->text(6),
+                           .scope = {}};
+      if (!s->is_null(7)) view.scope = s->text(7);
+      return std::optional<AccessTokenView>{std::move(view)};
     });
   }
 
-  StoreResult<std::optional<TokenRecord>> find_refresh_token(const std::string& digest) override {
-    return with_connection([&](Connection& c) -> StoreResult<std::optional<TokenRecord>> {
+  StoreResult<std::optional<RefreshTokenView>> find_refresh_token(const std::string& digest) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<RefreshTokenView>> {
       auto s = c.prepare(
-          "SELECT digest, session_id, user_id, created_at, expires_at FROM refresh_tokens WHERE digest = ?");
+          "SELECT r.digest, r.session_id, r.user_id, r.created_at, r.expires_at, r.spent_at IS NOT NULL, "
+          "s.revoked_at IS NOT NULL OR u.disabled <> 0, s.client_id, s.scope "
+          "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id "
+          "WHERE r.digest = ?");
       if (!s) return tl::unexpected(s.error());
       const int rc = s->bind(1, digest).step();
-      if (rc == SQLITE_DONE) return std::optional<TokenRecord>{};
+      if (rc == SQLITE_DONE) return std::optional<RefreshTokenView>{};
       if (rc != SQLITE_ROW) return c.error(rc);
-      return std::optional<TokenRecord>{read_token(*s)};
+      RefreshTokenView view{.token = read_token(*s), .spent = s->integer(5) != 0,
+                            .session_revoked = s->integer(6) != 0, .client_id = s->text(7), .scope = {}};
+      if (!s->is_null(8)) view.scope = s->text(8);
+      return std::optional<RefreshTokenView>{std::move(view)};
     });
   }
 
@@ -375,14 +414,16 @@ class SqliteStore final : public Store {
     return in_transaction([&](Connection& c) -> StoreResult<RotateResult> {
       auto s = c.prepare(
           "SELECT r.session_id, r.user_id, r.expires_at, r.spent_at IS NOT NULL, "
-          "s.revoked_at IS NOT NULL OR u.disabled <> 0 "
+          "s.revoked_at IS NOT NULL OR u.disabled <> 0, s.client_id, s.scope "
           "FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id "
           "WHERE r.digest = ?");
       if (!s) return tl::unexpected(s.error());
       const int rc = s->bind(1, refresh_digest).step();
       if (rc == SQLITE_DONE) return RotateResult{};
       if (rc != SQLITE_ROW) return c.error(rc);
-      RotateResult result{.outcome = RotateOutcome::invalid, .session_id = s->text(0), .user_id = s->text(1)};
+      RotateResult result{.outcome = RotateOutcome::invalid, .session_id = s->text(0), .user_id = s->text(1),
+                          .client_id = s->text(5), .scope = {}};
+      if (!s->is_null(6)) result.scope = s->text(6);
       const std::int64_t expires_at = s->integer(2);
       const bool spent = s->integer(3) != 0;
       const bool revoked = s->integer(4) != 0;
@@ -432,6 +473,8 @@ class SqliteStore final : public Store {
                               "DELETE FROM changes WHERE at <= ? - 86400",
                               "DELETE FROM access_tokens WHERE expires_at <= ?",
                               "DELETE FROM refresh_tokens WHERE expires_at <= ?",
+                              // Spent codes stay a day past expiry so a late replay is still caught.
+                              "DELETE FROM oauth_codes WHERE expires_at <= ? - 86400",
                               "DELETE FROM sessions WHERE created_at <= ? AND NOT EXISTS (SELECT 1 FROM "
                               "refresh_tokens r WHERE r.session_id = sessions.id) AND NOT EXISTS (SELECT 1 FROM "
                               "access_tokens a WHERE a.session_id = sessions.id)"}) {
@@ -486,6 +529,153 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       if (int rc = s->bind(1, time).step(); rc != SQLITE_DONE) return c.error(rc);
       return sqlite3_changes(c.db());
+    });
+  }
+
+  // ---- OAuth clients, codes, grants ----
+  StoreResult<void> create_client(const ClientRecord& k) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "INSERT INTO oauth_clients (id, name, type, secret_digest, redirect_uris, grant_types, scopes, trusted, "
+          "introspect, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, k.id).bind(2, k.name).bind(3, k.type).bind_text_or_null(4, k.secret_digest);
+      s->bind(5, join_words(k.redirect_uris)).bind(6, join_words(k.grant_types)).bind(7, join_words(k.scopes));
+      s->bind(8, std::int64_t{k.trusted}).bind(9, std::int64_t{k.introspect}).bind(10, k.created_at);
+      s->bind(11, k.updated_at);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      return record_change(c, "client", k.id, k.created_at);
+    });
+  }
+
+  StoreResult<std::optional<ClientRecord>> find_client(const std::string& id) override {
+    return with_connection([&](Connection& c) { return find_client_on(c, id); });
+  }
+
+  StoreResult<std::vector<ClientRecord>> list_clients(const std::string& after_id, int limit) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<ClientRecord>> {
+      auto s = c.prepare(std::string("SELECT ") + kClientColumns + " FROM oauth_clients WHERE id > ? ORDER BY id LIMIT ?");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, after_id).bind(2, std::int64_t{limit});
+      std::vector<ClientRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_client(*s));
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
+    });
+  }
+
+  StoreResult<void> delete_client(const std::string& id, std::int64_t now, std::int64_t revoked_until) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto live = c.prepare("SELECT id FROM sessions WHERE client_id = ? AND revoked_at IS NULL");
+      if (!live) return tl::unexpected(live.error());
+      live->bind(1, id);
+      std::vector<std::string> sessions;
+      int rc;
+      while ((rc = live->step()) == SQLITE_ROW) sessions.push_back(live->text(0));
+      if (rc != SQLITE_DONE) return c.error(rc);
+      for (const auto& sid : sessions)
+        if (auto ok = revoke_session_on(c, sid, now, revoked_until); !ok) return ok;
+      auto s = c.prepare("DELETE FROM oauth_clients WHERE id = ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int drc = s->bind(1, id).step(); drc != SQLITE_DONE) return c.error(drc);
+      if (sqlite3_changes(c.db()) == 0) return fail(StoreErrc::not_found, "no such client");
+      return record_change(c, "client", id, now);
+    });
+  }
+
+  StoreResult<ClientRecord> set_client_secret(const std::string& id, const std::string& secret_digest,
+                                              std::int64_t now) override {
+    return in_transaction([&](Connection& c) -> StoreResult<ClientRecord> {
+      auto s = c.prepare(
+          "UPDATE oauth_clients SET secret_digest = ?, updated_at = ? WHERE id = ? AND type = 'confidential'");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, secret_digest).bind(2, now).bind(3, id).step(); rc != SQLITE_DONE) return c.error(rc);
+      const bool changed = sqlite3_changes(c.db()) > 0;
+      auto client = find_client_on(c, id);
+      if (!client) return tl::unexpected(client.error());
+      if (!*client) return fail(StoreErrc::not_found, "no such client");
+      if (!changed) return fail(StoreErrc::precondition_failed, "a public client has no secret");
+      if (auto noted = record_change(c, "client", id, now); !noted) return tl::unexpected(noted.error());
+      return std::move(**client);
+    });
+  }
+
+  StoreResult<void> create_auth_code(const AuthCodeRecord& k) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "INSERT INTO oauth_codes (digest, client_id, user_id, redirect_uri, code_challenge, scope, nonce, auth_time, "
+          "created_at, expires_at, redeemed_at, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, k.digest).bind(2, k.client_id).bind(3, k.user_id).bind(4, k.redirect_uri).bind(5, k.code_challenge);
+      s->bind(6, k.scope).bind(7, k.nonce).bind(8, k.auth_time).bind(9, k.created_at).bind(10, k.expires_at);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+      return {};
+    });
+  }
+
+  StoreResult<RedeemResult> redeem_auth_code(const std::string& digest, std::int64_t now,
+                                             const std::string& session_id) override {
+    return in_transaction([&](Connection& c) -> StoreResult<RedeemResult> {
+      auto s = c.prepare(
+          "SELECT digest, client_id, user_id, redirect_uri, code_challenge, scope, nonce, auth_time, created_at, "
+          "expires_at, redeemed_at IS NOT NULL, session_id FROM oauth_codes WHERE digest = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, digest).step();
+      if (rc == SQLITE_DONE) return RedeemResult{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      RedeemResult out;
+      out.code = AuthCodeRecord{.digest = s->text(0), .client_id = s->text(1), .user_id = s->text(2),
+                                .redirect_uri = s->text(3), .code_challenge = s->text(4), .scope = s->text(5),
+                                .nonce = s->text(6), .auth_time = s->integer(7), .created_at = s->integer(8),
+                                .expires_at = s->integer(9)};
+      if (s->integer(10) != 0) {
+        out.outcome = RedeemOutcome::replayed;
+        out.session_id = s->text(11);
+        return out;
+      }
+      if (out.code.expires_at <= now) return RedeemResult{};
+      auto spend = c.prepare(
+          "UPDATE oauth_codes SET redeemed_at = ?, session_id = ? WHERE digest = ? AND redeemed_at IS NULL");
+      if (!spend) return tl::unexpected(spend.error());
+      if (int urc = spend->bind(1, now).bind(2, session_id).bind(3, digest).step(); urc != SQLITE_DONE)
+        return c.error(urc);
+      out.outcome = RedeemOutcome::redeemed;
+      out.session_id = session_id;
+      return out;
+    });
+  }
+
+  StoreResult<std::vector<std::string>> find_grant(const std::string& user_id, const std::string& client_id) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<std::string>> {
+      auto s = c.prepare("SELECT scopes FROM oauth_grants WHERE user_id = ? AND client_id = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, user_id).bind(2, client_id).step();
+      if (rc == SQLITE_DONE) return std::vector<std::string>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      return split_words(s->text(0));
+    });
+  }
+
+  StoreResult<void> save_grant(const std::string& user_id, const std::string& client_id,
+                               const std::vector<std::string>& scopes, std::int64_t now) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      auto found = c.prepare("SELECT scopes FROM oauth_grants WHERE user_id = ? AND client_id = ?");
+      if (!found) return tl::unexpected(found.error());
+      std::vector<std::string> all;
+      const int rc = found->bind(1, user_id).bind(2, client_id).step();
+      if (rc == SQLITE_ROW) all = split_words(found->text(0));
+      else if (rc != SQLITE_DONE) return c.error(rc);
+      for (const auto& scope : scopes)
+        if (std::find(all.begin(), all.end(), scope) == all.end()) all.push_back(scope);
+      auto s = c.prepare(
+          "INSERT INTO oauth_grants (user_id, client_id, scopes, granted_at) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = ?3, granted_at = ?4");
+      if (!s) return tl::unexpected(s.error());
+      if (int urc = s->bind(1, user_id).bind(2, client_id).bind(3, join_words(all)).bind(4, now).step();
+          urc != SQLITE_DONE)
+        return c.error(urc);
+      return {};
     });
   }
 
@@ -806,6 +996,15 @@ class SqliteStore final : public Store {
   static TokenRecord read_token(const Statement& s) {
     return TokenRecord{.digest = s.text(0), .session_id = s.text(1), .user_id = s.text(2),
                        .created_at = s.integer(3), .expires_at = s.integer(4)};
+  }
+
+  static StoreResult<std::optional<ClientRecord>> find_client_on(Connection& c, const std::string& id) {
+    auto s = c.prepare(std::string("SELECT ") + kClientColumns + " FROM oauth_clients WHERE id = ?");
+    if (!s) return tl::unexpected(s.error());
+    const int rc = s->bind(1, id).step();
+    if (rc == SQLITE_DONE) return std::optional<ClientRecord>{};
+    if (rc != SQLITE_ROW) return c.error(rc);
+    return std::optional<ClientRecord>{read_client(*s)};
   }
 
   static StoreResult<void> insert_api_key_on(Connection& c, const ApiKeyRecord& k) {
