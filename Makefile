@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: deps build run test unit e2e bench fuzz clean
+.PHONY: deps node-deps build run test unit e2e bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,7 +21,11 @@ run: build
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-e2e: build
+# The independent node clients of the OAuth tests (openid-client, jose), pinned by the lock file.
+node-deps:
+	@cd tests/e2e/node && { [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+e2e: build node-deps
 	GATEHOUSE_BIN=$(abspath $(BUILD_DIR))/gatehouse /usr/bin/python3 -m pytest -q tests/e2e
 
 test: unit e2e

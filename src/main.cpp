@@ -70,6 +70,24 @@ int main(int argc, char** argv) {
   auto* api_key_revoke = api_key->add_subcommand("revoke", "revoke an API key; servers refuse it within a second");
   api_key_revoke->add_option("id", key_id, "the key's id (see key list)")->required();
 
+  auto* client = cli.add_subcommand("client", "manage OAuth clients");
+  client->require_subcommand(1);
+  cli::ClientOptions client_options;
+  std::string client_id;
+  auto* client_add = client->add_subcommand("add", "register a client (prints its id, then its secret, once)");
+  client_add->add_option("--name", client_options.name, "what the client is")->required();
+  client_add->add_option("--type", client_options.type, "confidential (default) or public")
+      ->check(CLI::IsMember({"confidential", "public"}));
+  client_add->add_option("--redirect-uri", client_options.redirect_uris, "a registered redirect URI (repeatable)");
+  client_add->add_option("--grant", client_options.grant_types,
+                         "authorization_code, refresh_token, client_credentials (repeatable; default: the first two)");
+  client_add->add_option("--scope", client_options.scopes, "a scope the client may request (repeatable; default: openid)");
+  client_add->add_flag("--trusted", client_options.trusted, "skip the consent page (first-party apps)");
+  client_add->add_flag("--introspect", client_options.introspect, "may introspect any token (a resource server)");
+  auto* client_list = client->add_subcommand("list", "list clients (never their secrets)");
+  auto* client_delete = client->add_subcommand("delete", "delete a client and revoke its tokens");
+  client_delete->add_option("id", client_id, "the client_id")->required();
+
   auto* signing_key = cli.add_subcommand("signing-key", "manage JWS signing keys");
   signing_key->require_subcommand(1);
   std::string alg;
@@ -113,6 +131,9 @@ int main(int argc, char** argv) {
   if (*api_key_create) return cli::key_create(*config, key_user, key_name, key_scopes, key_expires);
   if (*api_key_list) return cli::key_list(*config, key_user);
   if (*api_key_revoke) return cli::key_revoke(*config, key_id);
+  if (*client_add) return cli::client_add(*config, client_options);
+  if (*client_list) return cli::client_list(*config);
+  if (*client_delete) return cli::client_delete(*config, client_id);
   if (*key_list) return cli::signing_key_list(*config);
   if (*key_rotate) return cli::signing_key_rotate(*config, alg);
   if (*token_verify) return cli::token_verify(*config, token_text);

@@ -246,7 +246,8 @@ Result<void, AccountError> Accounts::unlock(const std::string& id, const Request
 
 Result<std::pair<User, tokens::TokenPair>, AccountError> Accounts::login(const std::string& login,
                                                                          const std::string& password,
-                                                                         const RequestContext& ctx) {
+                                                                         const RequestContext& ctx,
+                                                                         const tokens::SessionGrant& grant) {
   auto user = check_password(login, password, ctx);
   if (!user) {
     if (user.error().code == AccountErrc::invalid_credentials || user.error().code == AccountErrc::locked)
@@ -264,7 +265,7 @@ Result<std::pair<User, tokens::TokenPair>, AccountError> Accounts::login(const s
                                                                     .updated_at = clock_.now_unix()});
     if (upgraded) verified_hash = upgraded->password_hash;
   }
-  auto pair = sessions_.open_session(user->id, verified_hash);
+  auto pair = sessions_.open_session(user->id, verified_hash, grant);
   if (!pair) {
     if (pair.error().code != tokens::TokenErrc::invalid_grant)
       return fail(AccountErrc::unavailable, pair.error().description);
@@ -273,7 +274,9 @@ Result<std::pair<User, tokens::TokenPair>, AccountError> Accounts::login(const s
     return fail(AccountErrc::invalid_credentials, "The username or password is incorrect.");
   }
   audit_.record(ctx, audit::AuditEvent{.type = "login.success", .success = true, .user_id = user->id,
-                                       .username = user->username, .detail = {{"session_id", pair->session_id}}});
+                                       .username = user->username,
+                                       .detail = {{"session_id", pair->session_id},
+                                                  {"via", grant.browser ? "browser" : "api"}}});
   return std::make_pair(std::move(*user), std::move(*pair));
 }
 

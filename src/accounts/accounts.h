@@ -79,9 +79,11 @@ class Accounts {
   Result<void, AccountError> unlock(const std::string& id, const RequestContext& ctx);
   Lockout& lockout() { return lockout_; }
   // check_password + a new session, with the audit events.
+  // `grant` says what kind of session (first-party tokens by default, or a browser session).
   Result<std::pair<User, tokens::TokenPair>, AccountError> login(const std::string& login,
                                                                  const std::string& password,
-                                                                 const RequestContext& ctx);
+                                                                 const RequestContext& ctx,
+                                                                 const tokens::SessionGrant& grant = {});
   Result<void, AccountError> change_password(const std::string& user_id, const std::string& current,
                                              const std::string& replacement, const std::string& keep_session_id,
                                              const RequestContext& ctx);

@@ -217,8 +217,9 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
       if (!principal->rate_limit.empty()) own = ratelimit::parse_limit(principal->rate_limit);
       // One buffer per thread: no allocation per request for the limiter key.
       thread_local std::string key;
-      key.assign(principal->key_id.empty() ? "user:" : "key:");
-      key += principal->key_id.empty() ? principal->user_id : principal->key_id;
+      if (!principal->key_id.empty()) key.assign("key:").append(principal->key_id);
+      else if (!principal->user_id.empty()) key.assign("user:").append(principal->user_id);
+      else key.assign("client:").append(principal->client_id);  // a client's own token
       if (auto refused = rate_limit(services, request, key,
                                     ratelimit::limit_for(services.rate_policy, principal->roles, own),
                                     principal->user_id))

@@ -18,6 +18,8 @@
 #include "http/message.h"
 #include "http/router.h"
 #include "keys/api_keys.h"
+#include "oauth/clients.h"
+#include "oauth/provider.h"
 #include "ratelimit/limiter.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
@@ -39,6 +41,8 @@ struct Services {
   keys::ApiKeys& api_keys;
   ratelimit::Limiter& limiter;
   const ratelimit::Policy& rate_policy;
+  oauth::Clients& clients;
+  oauth::Provider& provider;
 };
 
 RequestContext context_of(const Request& request);
@@ -97,6 +101,9 @@ void add_user_admin_routes(http::Router& router, Services& services);
 void add_audit_routes(http::Router& router, Services& services);
 void add_signing_key_routes(http::Router& router, Services& services);
 void add_api_key_routes(http::Router& router, Services& services);
+void add_client_routes(http::Router& router, Services& services);
+void add_oauth_routes(http::Router& router, Services& services);
+void add_authorize_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
@@ -106,6 +113,9 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_audit_routes(router, services);
   add_signing_key_routes(router, services);
   add_api_key_routes(router, services);
+  add_client_routes(router, services);
+  add_oauth_routes(router, services);
+  add_authorize_routes(router, services);
 }
 
 }  // namespace gatehouse::api

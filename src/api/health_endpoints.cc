@@ -26,6 +26,12 @@ void add_health_routes(http::Router& router, Services& services) {
     res.body = std::string(kPage);
     return res;
   });
+  // Browsers ask for it on every page; there is none, and a 404 would only be noise.
+  router.add("GET", "/favicon.ico", http::Execution::network_thread, [](Request&) {
+    Response res = http::no_content();
+    res.set("Cache-Control", "public, max-age=86400");
+    return res;
+  });
   router.add("GET", "/metrics", http::Execution::network_thread, [](Request&) {
     Response res;
     res.status = 200;

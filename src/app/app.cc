@@ -164,15 +164,28 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
                                                    keys::ApiKeySettings{.prefix = config.api_keys.prefix});
   app->change_feed_ = std::make_unique<authn::ChangeFeed>(*app->store_, app->denylist_, *app->users_,
                                                           *app->api_keys_, app->clock_);
+  app->clients_ = std::make_unique<oauth::Clients>(*app->store_, *app->audit_, app->clock_);
+  oauth::Clients* clients = app->clients_.get();
+  app->change_feed_->follow("client", [clients](const std::string& id) { clients->invalidate(id); },
+                            [clients] { clients->clear(); });
   if (auto started = app->change_feed_->start(); !started)
     return tl::unexpected("storage: reading revocations failed: " + started.error().message);
   App* raw = app.get();
   // Revocations made here reach this node's denylist before the request that made them ends.
   app->sessions_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
   app->api_keys_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
+  app->clients_->set_change_hook([raw] { (void)raw->change_feed_->sync(); });
   if (config.tokens.format == "jwt") {
     app->sessions_->set_minter(authn::make_access_minter(*app->users_, *app->access_tokens_));
   }
+  app->provider_ = std::make_unique<oauth::Provider>(
+      *app->clients_, *app->store_, *app->sessions_, *app->access_tokens_, *app->keyring_, *app->users_, *app->audit_,
+      app->clock_,
+      oauth::ProviderSettings{.issuer = config.issuer_for(config.listen_port),
+                              .code_ttl = std::chrono::seconds(60),
+                              .id_token_ttl = config.tokens.access_ttl,
+                              .access_ttl = config.tokens.access_ttl,
+                              .leeway = config.tokens.leeway});
   app->authenticator_ = std::make_unique<authn::Authenticator>(
       *app->accounts_, *app->users_, *app->sessions_, *app->access_tokens_, *app->api_keys_, *app->audit_, app->clock_,
       authn::AuthnSettings{.basic_enabled = config.auth.basic,
@@ -222,7 +235,7 @@ int serve(const config::Config& config) {
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
                          .keyring = app.keyring(), .api_keys = app.api_keys(), .limiter = app.limiter(),
-                         .rate_policy = app.rate_policy()};
+                         .rate_policy = app.rate_policy(), .clients = app.clients(), .provider = app.provider()};
   api::add_all_routes(router, services);
 
   http::Server server(
@@ -247,6 +260,7 @@ int serve(const config::Config& config) {
     return 1;
   }
   app.access_tokens().set_issuer(config.issuer_for(*port));
+  app.provider().set_issuer(config.issuer_for(*port));
   Housekeeper housekeeper(app);
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                                               : config.listen_host;

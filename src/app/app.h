@@ -16,6 +16,8 @@
 #include "core/result.h"
 #include "crypto/password.h"
 #include "keys/api_keys.h"
+#include "oauth/clients.h"
+#include "oauth/provider.h"
 #include "ratelimit/limiter.h"
 #include "store/store.h"
 #include "tokens/keyring.h"
@@ -42,6 +44,8 @@ class App {
   ratelimit::Limiter& limiter() { return *limiter_; }
   const ratelimit::Policy& rate_policy() const { return rate_policy_; }
   tokens::Denylist& denylist() { return denylist_; }
+  oauth::Clients& clients() { return *clients_; }
+  oauth::Provider& provider() { return *provider_; }
 
  private:
   explicit App(config::Config config) : config_(std::move(config)) {}
@@ -58,6 +62,8 @@ class App {
   std::unique_ptr<accounts::UserCache> users_;
   tokens::Denylist denylist_;
   std::unique_ptr<tokens::AccessTokens> access_tokens_;
+  std::unique_ptr<oauth::Clients> clients_;
+  std::unique_ptr<oauth::Provider> provider_;
   std::unique_ptr<keys::ApiKeys> api_keys_;
   std::unique_ptr<ratelimit::Limiter> limiter_;
   ratelimit::Policy rate_policy_;

@@ -40,8 +40,24 @@ std::string_view method_name(Method m) {
     case Method::jwt: return "jwt";
     case Method::basic: return "basic";
     case Method::api_key: return "api_key";
+    case Method::oauth: return "oauth";
   }
   return "unknown";
+}
+
+// A space-separated scope as sorted, unique tokens.
+static std::vector<std::string> split_scope(std::string_view scope) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < scope.size()) {
+    auto end = scope.find(' ', start);
+    if (end == std::string_view::npos) end = scope.size();
+    if (end > start) out.emplace_back(scope.substr(start, end - start));
+    start = end + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::string_view credential_kind(const Presented& presented) {
@@ -101,7 +117,16 @@ bool Authenticator::api_key_in_memory(std::string_view key) const {
 Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
   auto claims = access_tokens_.verify(token);
   if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);
-  auto principal = principal_for(claims->sub, Method::jwt, claims->sid, claims->has_scope ? &claims->scope : nullptr);
+  // A token without client_id (minted elsewhere with the shared HS256 secret) is first-party.
+  const bool oauth = !claims->client_id.empty() && claims->client_id != tokens::kFirstPartyClient;
+  if (oauth && claims->username.empty() && claims->sub == claims->client_id) {
+    // A client's own token (client_credentials): no user, so no permission on this API.
+    Principal client{.subject = claims->sub, .method = Method::oauth, .client_id = claims->client_id};
+    client.scopes = split_scope(claims->scope);
+    return client;
+  }
+  auto principal = principal_for(claims->sub, oauth ? Method::oauth : Method::jwt, claims->sid,
+                                 claims->has_scope ? &claims->scope : nullptr);
   if (!principal) {
     principal.error().bearer_presented = true;
     return principal;
@@ -141,8 +166,14 @@ Result<Principal, AuthnError> Authenticator::bearer(const std::string& token) {
       return fail(AuthnErrc::unavailable, grant.error().description, true);
     return fail(AuthnErrc::invalid_token, grant.error().description, true);
   }
-  auto principal = principal_for(grant->user_id, Method::opaque, grant->session_id);
-  if (!principal) principal.error().bearer_presented = true;
+  const bool oauth = grant->client_id != tokens::kFirstPartyClient;
+  auto principal = principal_for(grant->user_id, oauth ? Method::oauth : Method::opaque, grant->session_id,
+                                 grant->scope ? &*grant->scope : nullptr);
+  if (!principal) {
+    principal.error().bearer_presented = true;
+    return principal;
+  }
+  principal->client_id = grant->client_id;
   return principal;
 }
 
@@ -211,17 +242,10 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
   const auto& user = *found;
   if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
   std::vector<std::string> permissions = authz::permissions_for(user->roles);
+  std::vector<std::string> granted;
   if (scope) {
     // Scopes narrow what the user may do now; a role removed since issue is gone at once.
-    std::vector<std::string> granted;
-    std::size_t start = 0;
-    while (start < scope->size()) {
-      auto end = scope->find(' ', start);
-      if (end == std::string::npos) end = scope->size();
-      if (end > start) granted.push_back(scope->substr(start, end - start));
-      start = end + 1;
-    }
-    std::sort(granted.begin(), granted.end());
+    granted = split_scope(*scope);
     std::vector<std::string> narrowed;
     std::set_intersection(permissions.begin(), permissions.end(), granted.begin(), granted.end(),
                           std::back_inserter(narrowed));
@@ -239,7 +263,8 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
                    .key_id = std::move(key_id),
                    .client_id = method == Method::basic || method == Method::api_key
                                     ? std::string()
-                                    : std::string(tokens::kFirstPartyClient)};
+                                    : std::string(tokens::kFirstPartyClient),
+                   .scopes = std::move(granted)};
 }
 
 }  // namespace gatehouse::authn

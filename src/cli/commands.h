@@ -33,6 +33,20 @@ int key_create(const config::Config& config, const std::string& username, const 
 int key_list(const config::Config& config, const std::string& username);
 int key_revoke(const config::Config& config, const std::string& id);
 
+// OAuth clients (SPEC §8).
+struct ClientOptions {
+  std::string name{};
+  std::string type{"confidential"};
+  std::vector<std::string> redirect_uris{};
+  std::vector<std::string> grant_types{};  // empty: authorization_code and refresh_token
+  std::vector<std::string> scopes{};       // empty: openid
+  bool trusted{false};
+  bool introspect{false};
+};
+int client_add(const config::Config& config, const ClientOptions& options);
+int client_list(const config::Config& config);
+int client_delete(const config::Config& config, const std::string& id);
+
 // Reads a password from stdin: the whole input less one trailing newline, or a line typed
 // at a terminal with echo off. Never from argv, where `ps` and shell history would see it.
 std::string read_password_from_stdin(const char* prompt);

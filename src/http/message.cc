@@ -4,6 +4,8 @@
 
 #include <strings.h>
 
+#include <cctype>
+
 #include "core/log.h"
 
 namespace gatehouse::http {
@@ -33,14 +35,43 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> Request::query_params() const {
+  return parse_form(query);
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
-  if (query.empty()) return out;
-  auto parsed = boost::urls::parse_query(query);
+  if (text.empty()) return out;
+  auto parsed = boost::urls::parse_query(text);
   if (!parsed) return std::nullopt;
   boost::urls::encoding_opts form;
   form.space_as_plus = true;  // application/x-www-form-urlencoded: '+' is a space
   for (auto param : *parsed)
     out.emplace_back(param.key.decode(form), param.has_value ? param.value.decode(form) : std::string());
+  return out;
+}
+
+std::optional<std::string> form_decode(std::string_view text) {
+  // One parameter's worth: reuse the form parser on "v=<text>" (a '&' or '=' in it would
+  // have had to be escaped, so either is refused).
+  if (text.find_first_of("&=") != std::string_view::npos) return std::nullopt;
+  auto parsed = parse_form("v=" + std::string(text));
+  if (!parsed || parsed->size() != 1) return std::nullopt;
+  return std::move(parsed->front().second);
+}
+
+std::string form_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
   return out;
 }
 

@@ -59,6 +59,14 @@ struct Response {
   const std::string* header(std::string_view name) const;
 };
 
+// An application/x-www-form-urlencoded body or query, percent- and '+'-decoded; nullopt when
+// malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view text);
+// One percent-encoded value ('+' is a space); nullopt when malformed.
+std::optional<std::string> form_decode(std::string_view text);
+// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
+std::string form_encode(std::string_view text);
+
 Response json_response(int status, std::string json_body);
 // {"error": code, "error_description": description}
 Response error_response(int status, std::string_view code, std::string_view description);

@@ -70,13 +70,16 @@ std::string AccessTokens::issue(const AccessClaims& c) const {
   append_member(payload, "scope", c.scope);
   append_member(payload, "client_id", c.client_id);
   if (!c.sid.empty()) append_member(payload, "sid", c.sid);
-  if (!c.username.empty()) append_member(payload, "username", c.username);
-  payload += ",\"roles\":[";
-  for (std::size_t i = 0; i < c.roles.size(); ++i) {
-    if (i) payload.push_back(',');
-    log::append_json_string(payload, c.roles[i]);
+  if (!c.username.empty()) {  // a user's token; a client's own (client_credentials) has neither
+    append_member(payload, "username", c.username);
+    payload += ",\"roles\":[";
+    for (std::size_t i = 0; i < c.roles.size(); ++i) {
+      if (i) payload.push_back(',');
+      log::append_json_string(payload, c.roles[i]);
+    }
+    payload.push_back(']');
   }
-  payload += "]}";
+  payload.push_back('}');
   return sign_jws(*key, header, payload);
 }
 

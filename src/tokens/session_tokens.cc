@@ -56,19 +56,23 @@ std::string SessionTokens::new_session_id() const {
 Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& user_id,
                                                           const std::string& verified_password_hash,
                                                           const SessionGrant& grant) {
-  TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
-                 .refresh_ttl = grant.with_refresh ? settings_.refresh_ttl : std::chrono::seconds{0},
+  const bool with_refresh = grant.with_refresh && !grant.browser;
+  TokenPair pair{.access_token = {}, .refresh_token = {},
+                 .access_ttl = grant.browser ? settings_.browser_ttl : settings_.access_ttl,
+                 .refresh_ttl = with_refresh ? settings_.refresh_ttl : std::chrono::seconds{0},
                  .session_id = grant.session_id.empty() ? new_session_id() : grant.session_id};
   std::optional<store::TokenRecord> access;
   std::optional<store::TokenRecord> refresh;
-  if (!minter_) access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
-  if (grant.with_refresh) refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
+  if (grant.browser) access = new_record(kBrowserPrefix, settings_.browser_ttl, &pair.access_token);
+  else if (!minter_) access = new_record(kAccessPrefix, settings_.access_ttl, &pair.access_token);
+  if (with_refresh) refresh = new_record(kRefreshPrefix, settings_.refresh_ttl, &pair.refresh_token);
   for (auto* record : {&access, &refresh}) {
     if (!*record) continue;
     (*record)->session_id = pair.session_id;
     (*record)->user_id = user_id;
   }
-  const store::SessionRecord session{.id = pair.session_id, .user_id = user_id, .client_id = grant.client_id,
+  const store::SessionRecord session{.id = pair.session_id, .user_id = user_id,
+                                     .client_id = grant.browser ? std::string(kBrowserClient) : grant.client_id,
                                      .created_at = clock_.now_unix(), .revoked_at = std::nullopt,
                                      .scope = grant.scope};
   if (auto created = store_.create_session(session, access, refresh, verified_password_hash); !created) {
@@ -76,16 +80,17 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
       return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     return store_down();
   }
-  if (minter_) {
+  if (minter_ && !grant.browser) {
     auto minted = minter_(MintRequest{user_id, pair.session_id, grant.client_id, grant.scope});
     if (!minted) return fail(TokenErrc::invalid_grant, "The account changed while logging in; log in again.");
     pair.access_token = std::move(*minted);
   }
-  count_issued(grant.with_refresh);
+  if (!grant.browser) count_issued(with_refresh);
   return pair;
 }
 
-Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_token, const RequestContext& ctx) {
+Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_token, const RequestContext& ctx,
+                                                     const std::optional<std::string>& narrowed_scope) {
   if (!has_token_shape(refresh_token, kRefreshPrefix))
     return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
@@ -100,7 +105,8 @@ Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_
     case store::RotateOutcome::rotated:
       pair.session_id = rotated->session_id;
       if (minter_) {
-        auto minted = minter_(MintRequest{rotated->user_id, rotated->session_id, rotated->client_id, rotated->scope});
+        auto minted = minter_(MintRequest{rotated->user_id, rotated->session_id, rotated->client_id,
+                                          narrowed_scope ? narrowed_scope : rotated->scope});
         if (!minted) return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
         pair.access_token = std::move(*minted);
       }
@@ -121,17 +127,29 @@ Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_
   return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
 }
 
-Result<AccessGrant, TokenError> SessionTokens::verify_access(const std::string& access_token) {
-  static constexpr std::string_view kInvalid = "The access token is invalid, expired or revoked.";
-  if (!has_token_shape(access_token, kAccessPrefix)) return fail(TokenErrc::invalid_token, std::string(kInvalid));
-  auto found = store_.find_access_token(crypto::sha256_hex(access_token));
+// An opaque token of a live session: `prefix` says which kind (an access token or a browser
+// session cookie), so one can never be presented as the other.
+Result<AccessGrant, TokenError> SessionTokens::verify_stored(const std::string& token, std::string_view prefix,
+                                                            std::string_view invalid) {
+  if (!has_token_shape(token, prefix)) return fail(TokenErrc::invalid_token, std::string(invalid));
+  auto found = store_.find_access_token(crypto::sha256_hex(token));
   if (!found) return store_down();
-  if (!*found) return fail(TokenErrc::invalid_token, std::string(kInvalid));
+  if (!*found) return fail(TokenErrc::invalid_token, std::string(invalid));
   const auto& view = **found;
-  if (view.session_revoked || view.token.expires_at <= clock_.now_unix())
-    return fail(TokenErrc::invalid_token, std::string(kInvalid));
+  const bool browser = view.client_id == kBrowserClient;
+  if (view.session_revoked || view.token.expires_at <= clock_.now_unix() || browser != (prefix == kBrowserPrefix))
+    return fail(TokenErrc::invalid_token, std::string(invalid));
   return AccessGrant{.user_id = view.token.user_id, .session_id = view.token.session_id,
-                     .expires_at = view.token.expires_at, .client_id = view.client_id, .scope = view.scope};
+                     .expires_at = view.token.expires_at, .client_id = view.client_id, .scope = view.scope,
+                     .issued_at = view.token.created_at};
+}
+
+Result<AccessGrant, TokenError> SessionTokens::verify_access(const std::string& access_token) {
+  return verify_stored(access_token, kAccessPrefix, "The access token is invalid, expired or revoked.");
+}
+
+Result<AccessGrant, TokenError> SessionTokens::verify_browser(const std::string& cookie) {
+  return verify_stored(cookie, kBrowserPrefix, "The session has ended; log in again.");
 }
 
 Result<std::string, TokenError> SessionTokens::session_of_refresh_token(const std::string& refresh_token,

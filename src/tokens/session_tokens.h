@@ -42,6 +42,7 @@ struct AccessGrant {
   std::int64_t expires_at{0};
   std::string client_id{};
   std::optional<std::string> scope{};  // OAuth sessions: the granted scope
+  std::int64_t issued_at{0};
 };
 
 struct TokenSettings {
@@ -49,11 +50,16 @@ struct TokenSettings {
   std::chrono::seconds refresh_ttl{30 * 86400};
   // A revoked session stays on the denylist this long: until its last access token expires.
   std::chrono::seconds revocation_horizon{3600 + 30};
+  std::chrono::seconds browser_ttl{12 * 3600};
 };
 
 inline constexpr std::string_view kAccessPrefix = "gat_";
 inline constexpr std::string_view kRefreshPrefix = "grt_";
 inline constexpr std::string_view kFirstPartyClient = "gatehouse";
+// Browser sessions (the gatehouse_session cookie of the HTML pages): opaque whatever
+// tokens.format says, never accepted as a bearer token.
+inline constexpr std::string_view kBrowserPrefix = "gbs_";
+inline constexpr std::string_view kBrowserClient = "gatehouse-web";
 
 // Whom a session's tokens are for: first-party (the default) or an OAuth client with the
 // scope the user granted it.
@@ -62,6 +68,7 @@ struct SessionGrant {
   std::optional<std::string> scope{};
   bool with_refresh{true};   // hand out a refresh token
   std::string session_id{};  // chosen by the caller (an authorization code's redemption); empty: new
+  bool browser{false};       // a browser session: one gbs_ token living browser_ttl, nothing else
 };
 
 struct MintRequest {
@@ -86,8 +93,13 @@ class SessionTokens {
                                              const SessionGrant& grant = {});
   // A new session id (time-ordered, random).
   std::string new_session_id() const;
-  Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx);
+  // `narrowed_scope`: an OAuth client asked for less than the session's scope (RFC 6749 §6);
+  // the new access token carries that (JWT format only: opaque tokens carry the session's).
+  Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx,
+                                        const std::optional<std::string>& narrowed_scope = std::nullopt);
   Result<AccessGrant, TokenError> verify_access(const std::string& access_token);
+  // A browser session cookie; issued_at is when the user logged in (OIDC auth_time).
+  Result<AccessGrant, TokenError> verify_browser(const std::string& cookie);
   // The session the refresh token belongs to, if it is known (spent or not).
   Result<std::string, TokenError> session_of_refresh_token(const std::string& refresh_token, std::string* user_id);
   Result<void, TokenError> end_session(const std::string& session_id);
@@ -106,6 +118,8 @@ class SessionTokens {
  private:
   store::TokenRecord new_record(std::string_view prefix, std::chrono::seconds ttl, std::string* token_out) const;
   void count_issued(bool refresh) const;
+  Result<AccessGrant, TokenError> verify_stored(const std::string& token, std::string_view prefix,
+                                                std::string_view invalid);
 
   store::SessionStore& store_;
   audit::AuditLog& audit_;

@@ -12,6 +12,7 @@ the session no server log, CLI output or data file may contain any of them.
 from __future__ import annotations
 
 import base64
+import urllib.parse
 import itertools
 import json
 import os
@@ -70,7 +71,8 @@ def register_secret(value) -> None:
 
 
 _SECRET_FIELDS = {"password", "current_password", "new_password", "refresh_token", "token",
-                  "access_token", "key", "client_secret", "api_key"}
+                  "access_token", "key", "client_secret", "api_key", "id_token", "code", "code_verifier",
+                  "csrf_token"}
 
 
 def _walk_json(obj) -> None:
@@ -108,7 +110,11 @@ def _register_from_request(request) -> None:
                 try:
                     _walk_json(json.loads(body))
                 except ValueError:
-                    pass
+                    # A form body (OAuth endpoints, the HTML login form).
+                    for k, values in urllib.parse.parse_qs(body).items():
+                        if k in _SECRET_FIELDS:
+                            for v in values:
+                                register_secret(v)
         m = re.search(r"[?&]api_key=([^&]+)", request.url or "")
         if m:
             register_secret(requests.utils.unquote(m.group(1)))
@@ -118,6 +124,13 @@ def _register_from_request(request) -> None:
 
 def _register_from_response(response) -> None:
     try:
+        for cookie in response.cookies:
+            register_secret(cookie.value)
+        location = response.headers.get("Location", "")
+        for k, values in urllib.parse.parse_qs(urllib.parse.urlsplit(location).query).items():
+            if k == "code":
+                for v in values:
+                    register_secret(v)
         if "json" in response.headers.get("Content-Type", ""):
             _walk_json(json.loads(response.content))
     except Exception:
@@ -516,6 +529,13 @@ def session_of(api: Api, username: str, password: str) -> dict:
 # --------------------------------------------------------------------------------------
 # Raw sockets
 # --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0, read_until_close: bool = True) -> bytes:
     """Sends bytes, returns everything received until the peer closes (or timeout)."""

@@ -11,6 +11,8 @@
 #include "authn/authenticator.h"
 #include "crypto/password.h"
 #include "keys/api_keys.h"
+#include "oauth/clients.h"
+#include "oauth/provider.h"
 #include "support/fake_clock.h"
 #include "support/memory_sink.h"
 #include "support/temp_store.h"
@@ -44,11 +46,16 @@ struct ServiceGraph {
   authn::ChangeFeed feed{*temp.store, denylist, users, api_keys, clock};
   authn::Authenticator authenticator{accounts, users, sessions, access_tokens, api_keys, audit, clock,
                                      authn::AuthnSettings{}};
+  oauth::Clients clients{*temp.store, audit, clock};
+  oauth::Provider provider{clients, *temp.store, sessions, access_tokens, keyring, users, audit, clock,
+                           oauth::ProviderSettings{.issuer = "http://gatehouse.test"}};
 
   ServiceGraph() {
     if (!feed.start()) throw std::runtime_error("change feed");
     sessions.set_change_hook([this] { (void)feed.sync(); });
     api_keys.set_change_hook([this] { (void)feed.sync(); });
+    feed.follow("client", [this](const std::string& id) { clients.invalidate(id); }, [this] { clients.clear(); });
+    clients.set_change_hook([this] { (void)feed.sync(); });
   }
 
   // Switches logins and refreshes to JWT access tokens, as `tokens.format = "jwt"` does.

@@ -50,7 +50,7 @@ class ApiTest : public ::testing::Test {
   ratelimit::Limiter limiter_{g_.clock};
   ratelimit::Policy rate_policy_{};
   Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring,
-                     g_.api_keys, limiter_, rate_policy_};
+                     g_.api_keys, limiter_, rate_policy_, g_.clients, g_.provider};
   http::Router router_;
 };
 

@@ -1,0 +1,147 @@
+// The OAuth 2.1 / OpenID Connect endpoints that clients call directly (SPEC §8): token,
+// introspection, revocation, userinfo and discovery. Form in, JSON out, RFC 6749 §5.2 errors.
+// The authorization endpoint and its pages are in authorize_endpoints.cc.
+#include <boost/json.hpp>
+
+#include "api/common.h"
+#include <strings.h>
+
+#include "core/base64.h"
+
+namespace gatehouse::api {
+namespace {
+
+Response oauth_error_response(const oauth::OAuthError& error) {
+  boost::json::object body{{"error", error.error}, {"error_description", error.description}};
+  Response res = json(error.status, body);
+  // RFC 6749 §5.2: invalid_client after HTTP Basic carries the scheme the client used.
+  if (error.basic_challenge) res.set("WWW-Authenticate", "Basic realm=\"gatehouse\", charset=\"UTF-8\"");
+  return with_no_store(std::move(res));
+}
+
+// The form body of an OAuth POST; RFC 6749 §3.2 requires application/x-www-form-urlencoded.
+Result<oauth::Form, Response> form_body(const Request& request) {
+  const std::string* type = request.header("content-type");
+  const std::string_view media = type ? std::string_view(*type).substr(0, type->find(';')) : std::string_view();
+  std::string lowered(media);
+  for (auto& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!lowered.empty() && lowered.back() == ' ') lowered.pop_back();
+  if (lowered != "application/x-www-form-urlencoded")
+    return tl::unexpected(oauth_error_response(
+        oauth::oauth_error("invalid_request", "The body must be application/x-www-form-urlencoded.")));
+  auto form = http::parse_form(request.body);
+  if (!form) return tl::unexpected(oauth_error_response(oauth::oauth_error("invalid_request", "The form body is malformed.")));
+  return std::move(*form);
+}
+
+// client_secret_basic (RFC 6749 §2.3.1): base64(urlencode(id) ":" urlencode(secret)).
+oauth::PresentedClient presented_client(const Request& request) {
+  oauth::PresentedClient out;
+  const std::string* authorization = request.header("authorization");
+  if (!authorization || authorization->size() < 6 || strncasecmp(authorization->c_str(), "Basic ", 6) != 0) return out;
+  out.basic = true;
+  std::string_view encoded(*authorization);
+  encoded.remove_prefix(6);
+  while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
+  auto decoded = base64_decode(encoded);
+  const auto colon = decoded ? decoded->find(':') : std::string::npos;
+  if (colon == std::string::npos) {
+    out.basic_malformed = true;
+    return out;
+  }
+  auto id = http::form_decode(std::string_view(*decoded).substr(0, colon));
+  auto secret = http::form_decode(std::string_view(*decoded).substr(colon + 1));
+  if (!id || !secret || id->empty()) {
+    out.basic_malformed = true;
+    return out;
+  }
+  out.basic_id = std::move(*id);
+  out.basic_secret = std::move(*secret);
+  return out;
+}
+
+Response token(Services& services, const Request& request) {
+  auto form = form_body(request);
+  if (!form) return form.error();
+  auto issued = services.provider.token(presented_client(request), *form, context_of(request));
+  if (!issued) return oauth_error_response(issued.error());
+  boost::json::object out;
+  out["access_token"] = issued->access_token;
+  out["token_type"] = "Bearer";
+  out["expires_in"] = issued->expires_in;
+  out["scope"] = issued->scope;
+  if (!issued->refresh_token.empty()) {
+    out["refresh_token"] = issued->refresh_token;
+    out["refresh_expires_in"] = issued->refresh_expires_in;
+  }
+  if (!issued->id_token.empty()) out["id_token"] = issued->id_token;
+  return with_no_store(json(200, out));
+}
+
+Response introspect(Services& services, const Request& request) {
+  auto form = form_body(request);
+  if (!form) return form.error();
+  auto result = services.provider.introspect(presented_client(request), *form);
+  if (!result) return oauth_error_response(result.error());
+  boost::json::object out;
+  out["active"] = result->active;
+  if (result->active) {
+    out["scope"] = result->scope;
+    out["client_id"] = result->client_id;
+    if (!result->username.empty()) out["username"] = result->username;
+    out["sub"] = result->sub;
+    out["exp"] = result->exp;
+    out["iat"] = result->iat;
+    out["iss"] = result->iss;
+    if (!result->aud.empty()) out["aud"] = result->aud;
+    out["token_type"] = result->token_type;
+    if (!result->jti.empty()) out["jti"] = result->jti;
+  }
+  return with_no_store(json(200, out));
+}
+
+Response revoke(Services& services, const Request& request) {
+  auto form = form_body(request);
+  if (!form) return form.error();
+  auto result = services.provider.revoke(presented_client(request), *form, context_of(request));
+  if (!result) return oauth_error_response(result.error());
+  return with_no_store(Response{.status = 200, .headers = {}, .body = {}});
+}
+
+// OIDC Core §5.3: the claims of the user the access token was issued for, by scope.
+Response userinfo(Services& services, const Request& request) {
+  auto principal = authenticate(services, request);
+  if (!principal) return principal.error();
+  if (principal->user_id.empty() || !oauth::has_scope(principal->scopes, "openid")) {
+    Response res = http::error_response(403, "insufficient_scope", "The access token was not granted the openid scope.");
+    res.set("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"openid\"");
+    return res;
+  }
+  boost::json::object out;
+  out["sub"] = principal->user_id;
+  if (oauth::has_scope(principal->scopes, "profile")) out["preferred_username"] = principal->username;
+  if (oauth::has_scope(principal->scopes, "email") && !principal->email.empty()) out["email"] = principal->email;
+  return with_no_store(json(200, out));
+}
+
+}  // namespace
+
+void add_oauth_routes(http::Router& router, Services& services) {
+  using http::Execution;
+  for (const char* path : {"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}) {
+    router.add("GET", path, Execution::network_thread, [&services](Request&) {
+      Response res = http::json_response(200, services.provider.discovery());
+      res.set("Cache-Control", "public, max-age=300");
+      return res;
+    });
+  }
+  router.add("POST", "/oauth/token", Execution::blocking_pool, [&services](Request& r) { return token(services, r); });
+  router.add("POST", "/oauth/introspect", Execution::blocking_pool,
+             [&services](Request& r) { return introspect(services, r); });
+  router.add("POST", "/oauth/revoke", Execution::blocking_pool, [&services](Request& r) { return revoke(services, r); });
+  for (const char* method : {"GET", "POST"})
+    router.add(method, "/oauth/userinfo", Execution::blocking_pool,
+               [&services](Request& r) { return userinfo(services, r); });
+}
+
+}  // namespace gatehouse::api
