@@ -453,6 +453,49 @@ def report(path, md_out=None):
                 f.write("| " + " | ".join(str(c) for c in row) + " |\n")
 
 
+def oauth_report(path, md_out=None):
+    """The table of bench/oauth.sh: Gatehouse's OAuth figures over oidc-provider's and nginx's."""
+    r = load(path)
+    rows = []
+
+    def errors(*names):
+        return "; ".join(f"{n}: non-2xx {r.get(n + '_non2xx', '?')}, socket {r.get(n + '_sockerr', '?')}" for n in names)
+
+    def row(label, ours, base, base_label, target, ok_if, names):
+        a, b = num(r, ours), num(r, base)
+        ratio = a / b if (a is not None and b) else None
+        rows.append((label, f"{fmt(a, 0)} /s", f"{fmt(b, 0)} /s {base_label}", fmt(ratio, 2) + "x", target,
+                     verdict(None if ratio is None else ok_if(ratio)), errors(*names)))
+
+    row("client_credentials tokens/s (ES256 JWT)", "gh_cc_rps", "peer_cc_jwt_rps", "oidc-provider (ES256 JWT)",
+        ">= 8x", lambda x: x >= 8, ("gh_cc", "peer_cc_jwt"))
+    row("client_credentials tokens/s vs oidc-provider opaque", "gh_cc_rps", "peer_cc_opaque_rps",
+        "oidc-provider (opaque)", "none given", lambda x: True, ("peer_cc_opaque",))
+    row("introspection requests/s", "gh_introspect_rps", "peer_introspect_rps", "oidc-provider (opaque token)",
+        ">= 10x", lambda x: x >= 10, ("gh_introspect", "peer_introspect"))
+    row("GET /.well-known/jwks.json requests/s", "gh_jwks_rps", "nginx_rps", "nginx static 200", ">= 0.7x",
+        lambda x: x >= 0.7, ("gh_jwks", "nginx"))
+    for label, ours, base, target in (("RSS idle (KiB)", "gatehouse_rss_idle_kib", "peer_rss_idle_kib", "<= 0.2x"),
+                                      ("RSS under the token load, max (KiB)", "gh_cc_rss_max_kib",
+                                       "peer_cc_jwt_rss_max_kib", "<= 0.2x")):
+        a, b = num(r, ours), num(r, base)
+        ratio = a / b if (a is not None and b) else None
+        rows.append((label, f"{fmt(a, 0)} KiB", f"{fmt(b, 0)} KiB oidc-provider", fmt(ratio, 3) + "x", target,
+                     verdict(None if ratio is None else ratio <= 0.2), ""))
+    n, n2 = num(r, "nginx_rps"), num(r, "nginx_after_rps")
+    drift = f"nginx before/after: {fmt(n, 0)} / {fmt(n2, 0)} req/s" if n and n2 else ""
+    head = ("Figure", "Gatehouse", "Baseline (same run)", "Ratio", "Target", "Result", "Errors")
+    title = (f"Gatehouse OAuth benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
+             f"peer {r.get('peer', '?')}; load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}; {drift}")
+    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row_) + " |" for row_ in rows]
+    text = "\n".join(lines)
+    print(text)
+    if md_out:
+        with open(md_out, "w") as f:
+            f.write(text + "\n")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -475,6 +518,8 @@ def main(argv):
         cpubusy(*args)
     elif cmd == "rss":
         print(proc_status(int(args[0]), "VmRSS"))
+    elif cmd == "oauth-report":
+        oauth_report(args[0], args[1] if len(args) > 1 else None)
     elif cmd == "report":
         report(args[0], args[1] if len(args) > 1 else None)
     else:

@@ -69,9 +69,18 @@ Result<store::ApiKeyRecord, Response> manageable_key(Services& services, const a
   return std::move(*key);
 }
 
+// A third-party client's token acts for the user only while the grant lasts; a key it made
+// would outlive the grant, the client and the session. Such tokens may not mint keys.
+std::optional<Response> refuse_oauth(const authn::Principal& principal) {
+  if (principal.method != authn::Method::oauth) return std::nullopt;
+  return http::error_response(403, "forbidden",
+                              "A token issued to an OAuth client may not create or rotate API keys.");
+}
+
 Response create_key(Services& services, const Request& request) {
   auto principal = authorize(services, request, "keys:write");
   if (!principal) return principal.error();
+  if (auto refused = refuse_oauth(*principal)) return *refused;
   auto body = json_object_body(request);
   if (!body) return body.error();
   std::optional<std::string> name, rate;
@@ -129,6 +138,7 @@ Response revoke_key(Services& services, const Request& request) {
 Response rotate_key(Services& services, const Request& request) {
   auto principal = authorize(services, request, "keys:write");
   if (!principal) return principal.error();
+  if (auto refused = refuse_oauth(*principal)) return *refused;
   std::optional<std::int64_t> grace;
   if (!request.body.empty()) {
     auto body = json_object_body(request);

@@ -47,6 +47,7 @@ Response list_audit(Services& services, const Request& request) {
     if (!seq || *seq == 0) return bad_request("cursor is not a value this API returned.");
     query.before_seq = *seq;
   }
+  services.audit.flush();  // what this node has recorded so far is in the answer
   auto records = services.store.list_audit(query);
   if (!records) return unavailable("The audit store is unavailable; try again shortly.");
   std::string body = "{\"events\":[";

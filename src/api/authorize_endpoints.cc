@@ -4,9 +4,11 @@
 // gatehouse_session cookie), consents unless the client is trusted or was granted these
 // scopes before, and is sent back to the client with a code, `state` and `iss` (RFC 9207).
 //
-// CSRF: every form carries the value of the gatehouse_csrf cookie (HttpOnly, SameSite=Strict)
-// in csrf_token and a POST must present both, equal (double submit): another site can make
-// the browser post a form but can neither read nor set that cookie.
+// CSRF: every form carries the value of the gatehouse_csrf cookie (HttpOnly, SameSite=Strict;
+// under TLS named __Host-gatehouse_csrf, so a sibling subdomain cannot plant one) in csrf_token
+// and a POST must present both, equal (double submit): another site can make the browser post
+// a form but can neither read nor set that cookie. A request carrying either cookie twice (one
+// planted with a narrower path, say) is treated as having none.
 #include <boost/json.hpp>
 
 #include "api/common.h"
@@ -18,10 +20,16 @@ namespace gatehouse::api {
 namespace {
 
 constexpr std::string_view kSessionCookie = "gatehouse_session";
-constexpr std::string_view kCsrfCookie = "gatehouse_csrf";
 constexpr std::size_t kCsrfChars = 32;
 
+std::string_view csrf_cookie_name(const Request& request) {
+  return request.secure ? "__Host-gatehouse_csrf" : "gatehouse_csrf";
+}
+
+// The cookie's value when the request carries it exactly once.
 std::optional<std::string> cookie(const Request& request, std::string_view name) {
+  std::optional<std::string> found;
+  int seen = 0;
   for (const auto& h : request.headers) {
     if (h.name != "cookie") continue;
     std::string_view rest = h.value;
@@ -31,10 +39,14 @@ std::optional<std::string> cookie(const Request& request, std::string_view name)
       rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
       while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
       const auto eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        ++seen;
+        found = std::string(pair.substr(eq + 1));
+      }
     }
   }
-  return std::nullopt;
+  if (seen != 1) return std::nullopt;
+  return found;
 }
 
 std::string set_cookie(const Request& request, std::string_view name, std::string_view value, std::string_view path,
@@ -57,12 +69,14 @@ struct Csrf {
 };
 
 Csrf csrf_of(const Request& request) {
-  if (auto existing = cookie(request, kCsrfCookie); existing && valid_csrf(*existing)) return Csrf{*existing, false};
+  if (auto existing = cookie(request, csrf_cookie_name(request)); existing && valid_csrf(*existing))
+    return Csrf{*existing, false};
   return Csrf{random_base62(kCsrfChars), true};
 }
 
 Response with_csrf(Response res, const Request& request, const Csrf& csrf) {
-  if (csrf.fresh) res.add("Set-Cookie", set_cookie(request, kCsrfCookie, csrf.token, "/oauth", 12 * 3600, "Strict"));
+  if (csrf.fresh)
+    res.add("Set-Cookie", set_cookie(request, csrf_cookie_name(request), csrf.token, "/", 12 * 3600, "Strict"));
   return res;
 }
 
@@ -100,8 +114,8 @@ Response authorization_failed(Services& services, const oauth::AuthorizationErro
 Response proceed(Services& services, const Request& request, const oauth::AuthorizationRequest& ar,
                  const store::UserRecord& user, std::int64_t auth_time, const std::string& query, const Csrf& csrf,
                  int status) {
-  bool ask = !ar.client->trusted;
-  if (ask) {
+  bool ask = !ar.client->trusted || ar.prompt_consent;
+  if (ask && !ar.prompt_consent) {
     auto granted = services.provider.granted_scopes(user.id, ar.client->id);
     if (!granted) return pages::error(503, "Try again shortly", granted.error().description);
     ask = !std::all_of(ar.scopes.begin(), ar.scopes.end(),
@@ -165,7 +179,7 @@ Response authorize_post(Services& services, const Request& request) {
   auto form = http::parse_form(request.body);
   if (!form) return pages::error(400, kRefused, "The form is malformed.");
   auto sent_csrf = oauth::single(*form, "csrf_token");
-  auto cookie_csrf = cookie(request, kCsrfCookie);
+  auto cookie_csrf = cookie(request, csrf_cookie_name(request));
   if (!sent_csrf || !*sent_csrf || !cookie_csrf || !valid_csrf(*cookie_csrf) ||
       !constant_time_equal(**sent_csrf, *cookie_csrf))
     return pages::error(400, kRefused,

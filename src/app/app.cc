@@ -231,6 +231,8 @@ int serve(const config::Config& config) {
     }
     log::warn("serving HTTPS with a self-signed development certificate", {{"certificate", config.tls.cert_file}});
   }
+  // From here on audit rows are written in batches (see audit/audit.h).
+  app.audit().start_background_writer();
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),

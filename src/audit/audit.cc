@@ -50,6 +50,56 @@ std::unique_ptr<LineSink> open_line_sink(const std::string& path) {
 AuditLog::AuditLog(store::AuditStore& store, std::unique_ptr<LineSink> sink, const Clock& clock)
     : store_(store), sink_(std::move(sink)), clock_(clock) {}
 
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();  // the writer stores what is left before it ends
+}
+
+void AuditLog::start_background_writer(std::chrono::milliseconds interval) {
+  std::lock_guard lock(mutex_);
+  if (background_) return;
+  background_ = true;
+  writer_ = std::thread([this, interval] { writer_loop(interval); });
+}
+
+void AuditLog::writer_loop(std::chrono::milliseconds interval) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait_for(lock, interval, [this] { return stopping_ || (!queue_.empty() && flush_wanted_); });
+    if (!queue_.empty()) {
+      std::vector<store::AuditRecord> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      store_now(batch);
+      lock.lock();
+      stored_total_ += batch.size();
+      flush_wanted_ = false;
+      stored_.notify_all();
+    }
+    if (stopping_ && queue_.empty()) return;
+  }
+}
+
+void AuditLog::store_now(const std::vector<store::AuditRecord>& records) {
+  if (records.empty()) return;
+  auto stored = records.size() == 1 ? store_.append_audit(records.front()) : store_.append_audits(records);
+  if (!stored)
+    log::error("audit events not stored", {{"count", std::to_string(records.size())}, {"reason", stored.error().message}});
+}
+
+void AuditLog::flush() {
+  std::unique_lock lock(mutex_);
+  if (!background_) return;
+  const std::uint64_t target = queued_total_;
+  flush_wanted_ = true;
+  wake_.notify_all();
+  stored_.wait(lock, [&] { return stored_total_ >= target; });
+}
+
 void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
   const auto now = clock_.now();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -64,11 +114,18 @@ void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
                                   .user_agent = ctx.user_agent.substr(0, 256),
                                   .request_id = ctx.request_id,
                                   .detail_json = detail_json(event.detail)};
-  if (auto stored = store_.append_audit(record); !stored)
-    log::error("audit event not stored", {{"type", event.type}, {"reason", stored.error().message}});
   std::string line = "{\"log\":\"audit\",";
   line += to_json(record).substr(1);
   sink_->write_line(line);
+  {
+    std::lock_guard lock(mutex_);
+    if (background_ && !stopping_ && queue_.size() < kMaxQueued) {
+      queue_.push_back(record);
+      ++queued_total_;
+      return;
+    }
+  }
+  store_now({record});
 }
 
 std::string AuditLog::to_json(const store::AuditRecord& r) {

@@ -73,14 +73,31 @@ std::optional<std::string> redirect_uri_problem(std::string_view uri) {
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
   if (authority.empty()) return "A redirect URI must name a host.";
   if (authority.find('@') != std::string_view::npos) return "A redirect URI must not carry a user name or password.";
-  std::string_view host = authority;
+  // host [":" port], the host a name, an IPv4 address or an IPv6 literal (RFC 3986 §3.2.2);
+  // nothing else, so the URI can go into a Location header and a CSP source list as it is.
+  std::string_view host = authority, port;
   if (host.front() == '[') {
     const auto close = host.find(']');
     if (close == std::string_view::npos) return "A redirect URI has an unclosed IPv6 literal.";
+    port = host.substr(close + 1);
     host = host.substr(0, close + 1);
-  } else if (auto port = host.rfind(':'); port != std::string_view::npos) {
-    host = host.substr(0, port);
+    if (!std::all_of(host.begin() + 1, host.end() - 1,
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'; }))
+      return "A redirect URI has an invalid IPv6 literal.";
+  } else {
+    const auto colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon);
+      host = host.substr(0, colon);
+    }
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+        }))
+      return "A redirect URI has an invalid host name.";
   }
+  if (!port.empty() && (port.front() != ':' || port.size() > 6 ||
+                        !std::all_of(port.begin() + 1, port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })))
+    return "A redirect URI has an invalid port.";
   if (scheme == "http" && !is_loopback_host(host))
     return "http redirect URIs are allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https.";
   return std::nullopt;

@@ -45,7 +45,13 @@ class AuthorizationCodeGrant final : public Grant {
                                         "The authorization code was already used; the tokens it issued are revoked."));
     }
     if (record.client_id != client.id) return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
-    if (*redirect_uri ? **redirect_uri != record.redirect_uri : client.redirect_uris.size() != 1)
+    // RFC 6749 §4.1.3: required, and identical, when the authorization request had one;
+    // otherwise absent or the client's one registered URI.
+    const bool redirect_ok = record.redirect_uri.empty()
+                                 ? (!*redirect_uri || (client.redirect_uris.size() == 1 &&
+                                                       **redirect_uri == client.redirect_uris.front()))
+                                 : (*redirect_uri && **redirect_uri == record.redirect_uri);
+    if (!redirect_ok)
       return tl::unexpected(oauth_error("invalid_grant", "redirect_uri differs from the authorization request's."));
     if (!pkce_matches(**verifier, record.code_challenge))
       return tl::unexpected(oauth_error("invalid_grant", "The code_verifier does not match the code_challenge."));

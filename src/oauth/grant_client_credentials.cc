@@ -35,7 +35,9 @@ class ClientCredentialsGrant final : public Grant {
         if (s != "openid" && s != "offline_access") scopes.push_back(s);
     }
     const std::string joined = join_scope(scopes);
-    std::string token = p_.access_tokens().issue(tokens::AccessClaims{.sub = client.id, .sid = {}, .jti = {},
+    // sid "cc:<client id>": deleting the client denylists it, and with it every such token.
+    std::string token = p_.access_tokens().issue(tokens::AccessClaims{.sub = client.id, .sid = "cc:" + client.id,
+                                                                      .jti = {},
                                                                       .client_id = client.id, .username = {},
                                                                       .scope = joined});
     if (token.empty())

@@ -21,7 +21,7 @@ class RefreshTokenGrant final : public Grant {
     static constexpr std::string_view kInvalid = "The refresh token is invalid, expired or revoked.";
     if (!tokens::has_token_shape(**token, tokens::kRefreshPrefix))
       return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
-    // Someone else's token is refused before it is touched: presenting it must not spend it.
+    // The granted scope, for narrowing (refresh() checks the client again before spending).
     auto found = p_.store().find_refresh_token(crypto::sha256_hex(**token));
     if (!found) return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable.", 503));
     if (!*found || (*found)->client_id != client.id)
@@ -36,9 +36,11 @@ class RefreshTokenGrant final : public Grant {
         if (!has_scope(have, s))
           return tl::unexpected(oauth_error("invalid_scope", "The scope " + s + " was not granted to this session."));
       narrowed = join_scope(*wanted);
-      if (*narrowed == granted) narrowed.reset();
+      // Opaque tokens carry their session's scope: narrowing is only possible with JWTs, and
+      // the response must say what the token really carries (RFC 6749 §5.1).
+      if (*narrowed == granted || !p_.sessions().jwt_access()) narrowed.reset();
     }
-    auto pair = p_.sessions().refresh(**token, ctx, narrowed);
+    auto pair = p_.sessions().refresh(**token, ctx, client.id, narrowed);
     if (!pair) {
       if (pair.error().code == tokens::TokenErrc::unavailable)
         return tl::unexpected(oauth_error("temporarily_unavailable", pair.error().description, 503));

@@ -407,10 +407,15 @@ Result<AuthorizationRequest, AuthorizationError> Provider::check_authorization(c
   auto nonce = single(query, "nonce");
   if (!nonce) return back("invalid_request", nonce.error().description);
   if (*nonce && (*nonce)->size() > kMaxNonceBytes) return back("invalid_request", "nonce is too long.");
-  if (auto prompt = single(query, "prompt"); prompt && *prompt && **prompt == "none")
+  auto prompt = single(query, "prompt");
+  if (!prompt) return back("invalid_request", prompt.error().description);
+  const std::string prompts = prompt->value_or("");
+  if (prompts.find("none") != std::string::npos)
     return back("login_required", "prompt=none is not supported: the user must interact.");
   return AuthorizationRequest{.client = *client,
                               .redirect_uri = effective,
+                              .redirect_uri_sent = redirect_uri->has_value(),
+                              .prompt_consent = prompts.find("consent") != std::string::npos,
                               .state = state_value,
                               .nonce = nonce->value_or(""),
                               .code_challenge = **challenge,
@@ -437,7 +442,9 @@ Result<std::string, OAuthError> Provider::issue_code(const AuthorizationRequest&
   const store::AuthCodeRecord record{.digest = crypto::sha256_hex(code),
                                      .client_id = request.client->id,
                                      .user_id = user_id,
-                                     .redirect_uri = request.redirect_uri,
+                                     // Empty when the request did not name it: then the token
+                                     // request need not either (RFC 6749 §4.1.3).
+                                     .redirect_uri = request.redirect_uri_sent ? request.redirect_uri : std::string(),
                                      .code_challenge = request.code_challenge,
                                      .scope = join_scope(request.scopes),
                                      .nonce = request.nonce,

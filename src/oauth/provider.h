@@ -89,7 +89,9 @@ struct Introspection {
 // What the authorization endpoint validated: everything needed to issue a code.
 struct AuthorizationRequest {
   ClientPtr client{};
-  std::string redirect_uri{};
+  std::string redirect_uri{};       // where the answer goes
+  bool redirect_uri_sent{false};    // the request named it (then the token request must too)
+  bool prompt_consent{false};       // prompt=consent: ask even if granted before
   std::string state{};
   std::string nonce{};
   std::string code_challenge{};

@@ -129,7 +129,8 @@ class SessionStore {
   virtual ~SessionStore() = default;
   // Stores a new session with its first access and refresh token, atomically, but only
   // while the user is enabled and its password hash is still `verified_password_hash`:
-  // a password change or a disable that raced the login wins (precondition_failed).
+  // a password change or a disable that raced the login wins (precondition_failed). A
+  // session whose id is already on the denylist is refused the same way.
   // `access` is absent for self-contained (JWT) access tokens, which are not stored.
   // `refresh` is absent for sessions that get no refresh token (an OAuth grant without
   // offline_access, a browser session).
@@ -184,6 +185,8 @@ class AuditStore {
  public:
   virtual ~AuditStore() = default;
   virtual StoreResult<void> append_audit(const AuditRecord& record) = 0;
+  // Several at once, in one transaction (all or none).
+  virtual StoreResult<void> append_audits(const std::vector<AuditRecord>& records) = 0;
   // Newest first.
   virtual StoreResult<std::vector<AuditRecord>> list_audit(const AuditQuery& query) = 0;
   virtual StoreResult<int> purge_audit_before(std::int64_t time) = 0;
@@ -358,7 +361,8 @@ class ClientStore {
   // Clients with id > after_id in id order.
   virtual StoreResult<std::vector<ClientRecord>> list_clients(const std::string& after_id, int limit) = 0;
   // Deletes the client, its codes and remembered grants, and revokes every session issued
-  // to it (their ids go on the denylist until `revoked_until`). not_found when unknown.
+  // to it and its own tokens (sids "cc:<id>"), all denylisted until `revoked_until`.
+  // not_found when unknown.
   virtual StoreResult<void> delete_client(const std::string& id, std::int64_t now, std::int64_t revoked_until) = 0;
   // A new secret for a confidential client; the old one stops working at once.
   virtual StoreResult<ClientRecord> set_client_secret(const std::string& id, const std::string& secret_digest,

@@ -90,8 +90,16 @@ Result<TokenPair, TokenError> SessionTokens::open_session(const std::string& use
 }
 
 Result<TokenPair, TokenError> SessionTokens::refresh(const std::string& refresh_token, const RequestContext& ctx,
+                                                     std::string_view client_id,
                                                      const std::optional<std::string>& narrowed_scope) {
   if (!has_token_shape(refresh_token, kRefreshPrefix))
+    return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
+  // A refresh token works only for the client it was issued to (OAuth 2.1 §4.3): another
+  // client's is refused before it is touched, so presenting it spends nothing. A session's
+  // client never changes, so reading it first is as good as checking in the rotation.
+  auto owner = store_.find_refresh_token(crypto::sha256_hex(refresh_token));
+  if (!owner) return store_down();
+  if (!*owner || (*owner)->client_id != client_id)
     return fail(TokenErrc::invalid_grant, "The refresh token is invalid, expired or revoked.");
   TokenPair pair{.access_token = {}, .refresh_token = {}, .access_ttl = settings_.access_ttl,
                  .refresh_ttl = settings_.refresh_ttl, .session_id = {}};

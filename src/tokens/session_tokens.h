@@ -95,8 +95,12 @@ class SessionTokens {
   std::string new_session_id() const;
   // `narrowed_scope`: an OAuth client asked for less than the session's scope (RFC 6749 §6);
   // the new access token carries that (JWT format only: opaque tokens carry the session's).
+  // Only for the client the token was issued to (`client_id`; first-party by default).
   Result<TokenPair, TokenError> refresh(const std::string& refresh_token, const RequestContext& ctx,
+                                        std::string_view client_id = kFirstPartyClient,
                                         const std::optional<std::string>& narrowed_scope = std::nullopt);
+  // Access tokens are self-contained JWTs (a minter is set), not stored opaque tokens.
+  bool jwt_access() const { return static_cast<bool>(minter_); }
   Result<AccessGrant, TokenError> verify_access(const std::string& access_token);
   // A browser session cookie; issued_at is when the user logged in (OIDC auth_time).
   Result<AccessGrant, TokenError> verify_browser(const std::string& cookie);

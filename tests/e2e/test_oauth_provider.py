@@ -511,3 +511,66 @@ def test_cli_adds_lists_and_deletes_clients_while_the_server_runs(server, cli_fa
         assert time.monotonic() < deadline, "the server still accepts a client the CLI deleted"
         time.sleep(0.05)
     assert cli.run("client", "delete", client_id).returncode == 1
+
+
+# --- fixes from the security review -------------------------------------------------------
+
+def test_an_oauth_refresh_token_is_refused_at_the_first_party_refresh(server, client, user):
+    params, verifier = code_flow(server, Browser(server), client, user, scope="openid offline_access")
+    refresh = exchange(server, client, params["code"], verifier).json()["refresh_token"]
+    r = requests.post(server.url + "/auth/refresh", json={"refresh_token": refresh}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_grant"
+    # Not spent by that attempt: its client can still use it.
+    assert token_request(server, client, {"grant_type": "refresh_token", "refresh_token": refresh}).status_code == 200
+
+
+def test_deleting_a_client_ends_its_own_client_credentials_tokens(server, admin, resource_server):
+    c = create_client(admin, name="short-lived svc", grant_types=["client_credentials"], redirect_uris=[], scopes=["a"])
+    token = token_request(server, c, {"grant_type": "client_credentials"}).json()["access_token"]
+    assert introspect(server, resource_server, token)["active"] is True
+    assert admin.delete("/api/clients/" + c["client_id"], headers=admin.auth_headers()).status_code == 204
+    assert introspect(server, resource_server, token) == {"active": False}
+
+
+def test_prompt_consent_asks_again(server, admin, client):
+    user = admin.create_user()
+    browser = Browser(server)
+    code_flow(server, browser, client, user, scope="openid")
+    r = browser.authorize(client["client_id"], pkce_pair()[1], scope="openid", extra={"prompt": "consent"})
+    assert r.status_code == 200 and 'value="allow"' in r.text
+
+
+def test_an_oauth_token_cannot_mint_api_keys(server, admin):
+    keys_client = create_client(admin, name="key minter", scopes=["openid", "keys:write", "keys:read"])
+    user = admin.create_user()
+    params, verifier = code_flow(server, Browser(server), keys_client, user, scope="keys:write keys:read")
+    token = exchange(server, keys_client, params["code"], verifier).json()["access_token"]
+    assert requests.get(server.url + "/api/keys", headers=bearer(token), timeout=10).status_code == 200
+    r = requests.post(server.url + "/api/keys", json={"name": "x"}, headers=bearer(token), timeout=10)
+    assert_error(r, 403, "forbidden")
+
+
+def test_a_duplicated_csrf_cookie_is_refused(server, admin, client):
+    user = admin.create_user()
+    browser = Browser(server)
+    page = browser.authorize(client["client_id"], pkce_pair()[1])
+    token = Forms(page.text).forms[0]["inputs"]["csrf_token"]["value"]
+    data = {name: spec["value"] for name, spec in Forms(page.text).forms[0]["inputs"].items() if spec["type"] == "hidden"}
+    data.update(username=user["username"], password=user["password"])
+    r = requests.post(server.url + "/oauth/authorize", data=data, allow_redirects=False, timeout=10,
+                      headers={"Cookie": f"gatehouse_csrf={token}; gatehouse_csrf={'a' * 32}"})
+    assert r.status_code == 400 and "CSRF" in r.text
+
+
+def test_redirect_uri_may_be_omitted_only_if_the_authorization_request_omitted_it(server, client, user):
+    params, verifier = code_flow(server, Browser(server), client, user)
+    r = token_request(server, client, {"grant_type": "authorization_code", "code": params["code"],
+                                       "code_verifier": verifier})
+    assert_error(r, 400, "invalid_grant")
+    browser = Browser(server)
+    code_flow(server, browser, client, user)  # logged in, consented
+    verifier, challenge = pkce_pair()
+    r = browser.authorize(client["client_id"], challenge, redirect_uri=None)
+    p = callback_params(r)
+    r = token_request(server, client, {"grant_type": "authorization_code", "code": p["code"], "code_verifier": verifier})
+    assert r.status_code == 200, r.text

@@ -474,8 +474,10 @@ TEST_P(StoreConformance, DeletingAClientRevokesItsSessionsAndDropsCodesAndGrants
   EXPECT_FALSE(store_->find_session("s1").value()->revoked_at.has_value());
   EXPECT_TRUE(store_->find_refresh_token("r-s9").value()->session_revoked);
   auto revoked = store_->revocations_since(0, 150).value();
-  ASSERT_EQ(revoked.size(), 1u);
-  EXPECT_EQ(revoked[0].value, "s9");
+  ASSERT_EQ(revoked.size(), 2u);  // its session, and its own client_credentials tokens
+  std::vector<std::string> values{revoked[0].value, revoked[1].value};
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<std::string>{"cc:c1", "s9"}));
   EXPECT_EQ(store_->redeem_auth_code("k1", 120, "s10").value().outcome, RedeemOutcome::invalid);
   EXPECT_TRUE(store_->find_grant("u1", "c1").value().empty());
 }
@@ -496,6 +498,19 @@ TEST_P(StoreConformance, AuthorizationCodesAreSpentOnceAndReplaysNameTheFirstSes
   EXPECT_EQ(again.session_id, "s-first");
   EXPECT_EQ(store_->redeem_auth_code("k2", 120, "s3").value().outcome, RedeemOutcome::invalid);  // expired
   EXPECT_EQ(store_->redeem_auth_code("nope", 120, "s3").value().outcome, RedeemOutcome::invalid);
+}
+
+TEST_P(StoreConformance, ASessionRevokedBeforeItIsOpenedCannotBeOpened) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->revoke_session("s-early", 100, 5000));  // a replayed code, say
+  auto r = token("r-early");
+  r.session_id = "s-early";
+  auto opened = store_->create_session(SessionRecord{.id = "s-early", .user_id = "u1", .client_id = "c1",
+                                                     .created_at = 100, .revoked_at = std::nullopt, .scope = "openid"},
+                                       std::nullopt, r, "$argon2id$x");
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, StoreErrc::precondition_failed);
+  EXPECT_FALSE(store_->find_refresh_token("r-early").value().has_value());
 }
 
 TEST_P(StoreConformance, ConcurrentRedemptionsOfOneCodeSucceedOnce) {

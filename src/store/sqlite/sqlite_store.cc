@@ -345,6 +345,13 @@ class SqliteStore final : public Store {
       if (!user) return tl::unexpected(user.error());
       if (!*user || (*user)->disabled || (*user)->password_hash != verified_password_hash)
         return fail(StoreErrc::precondition_failed, "the user changed while logging in");
+      // Revoked before it existed (a replayed authorization code raced its first redemption).
+      auto denied = c.prepare("SELECT 1 FROM revocations WHERE kind = 'sid' AND value = ?");
+      if (!denied) return tl::unexpected(denied.error());
+      if (int drc = denied->bind(1, session.id).step(); drc == SQLITE_ROW)
+        return fail(StoreErrc::precondition_failed, "the session was revoked before it was opened");
+      else if (drc != SQLITE_DONE)
+        return c.error(drc);
       auto s = c.prepare(
           "INSERT INTO sessions (id, user_id, client_id, created_at, revoked_at, scope) VALUES (?, ?, ?, ?, NULL, ?)");
       if (!s) return tl::unexpected(s.error());
@@ -489,16 +496,26 @@ class SqliteStore final : public Store {
 
   // ---- audit ----
   StoreResult<void> append_audit(const AuditRecord& r) override {
-    return with_connection([&](Connection& c) -> StoreResult<void> {
-      auto s = c.prepare(
-          "INSERT INTO audit_events (id, time, type, outcome, user_id, username, ip, user_agent, request_id, detail) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!s) return tl::unexpected(s.error());
-      s->bind(1, r.id).bind(2, r.time).bind(3, r.type).bind(4, r.outcome).bind(5, r.user_id).bind(6, r.username);
-      s->bind(7, r.ip).bind(8, r.user_agent).bind(9, r.request_id).bind(10, r.detail_json);
-      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+    return with_connection([&](Connection& c) { return insert_audit_on(c, r); });
+  }
+
+  StoreResult<void> append_audits(const std::vector<AuditRecord>& records) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      for (const auto& r : records)
+        if (auto ok = insert_audit_on(c, r); !ok) return ok;
       return {};
     });
+  }
+
+  static StoreResult<void> insert_audit_on(Connection& c, const AuditRecord& r) {
+    auto s = c.prepare(
+        "INSERT INTO audit_events (id, time, type, outcome, user_id, username, ip, user_agent, request_id, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!s) return tl::unexpected(s.error());
+    s->bind(1, r.id).bind(2, r.time).bind(3, r.type).bind(4, r.outcome).bind(5, r.user_id).bind(6, r.username);
+    s->bind(7, r.ip).bind(8, r.user_agent).bind(9, r.request_id).bind(10, r.detail_json);
+    if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+    return {};
   }
 
   StoreResult<std::vector<AuditRecord>> list_audit(const AuditQuery& q) override {
@@ -576,6 +593,8 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return c.error(rc);
       for (const auto& sid : sessions)
         if (auto ok = revoke_session_on(c, sid, now, revoked_until); !ok) return ok;
+      // The client's own tokens (client_credentials) carry sid "cc:<client id>".
+      if (auto ok = add_revocation_on(c, "sid", "cc:" + id, revoked_until); !ok) return ok;
       auto s = c.prepare("DELETE FROM oauth_clients WHERE id = ?");
       if (!s) return tl::unexpected(s.error());
       if (int drc = s->bind(1, id).step(); drc != SQLITE_DONE) return c.error(drc);
@@ -640,6 +659,7 @@ class SqliteStore final : public Store {
       if (!spend) return tl::unexpected(spend.error());
       if (int urc = spend->bind(1, now).bind(2, session_id).bind(3, digest).step(); urc != SQLITE_DONE)
         return c.error(urc);
+      if (sqlite3_changes(c.db()) != 1) return fail(StoreErrc::conflict, "the code was redeemed concurrently");
       out.outcome = RedeemOutcome::redeemed;
       out.session_id = session_id;
       return out;

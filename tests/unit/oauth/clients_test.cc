@@ -25,6 +25,10 @@ TEST(RedirectUris, RefuseWhatCouldLeakACode) {
       {"https:///cb", "host"},
       {"https://app.example/a b", "spaces"},
       {"", "1 to 2000"},
+      {"https://a.example;sandbox/cb", "host name"},
+      {"http://[::1].evil.example/cb", "port"},
+      {"https://a.example:80x/cb", "port"},
+      {"https://[::g]/cb", "IPv6"},
   };
   for (const auto& [uri, words] : cases) {
     auto problem = redirect_uri_problem(uri);
