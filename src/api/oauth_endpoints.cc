@@ -60,6 +60,19 @@ oauth::PresentedClient presented_client(const Request& request) {
   return out;
 }
 
+bool client_credentials_in_memory(Services& services, const Request& request) {
+  const std::string* type = request.header("content-type");
+  if (!type || type->rfind("application/x-www-form-urlencoded", 0) != 0) return false;
+  auto form = http::parse_form(request.body);
+  if (!form) return false;
+  auto grant = oauth::single(*form, "grant_type");
+  if (!grant || !*grant || **grant != oauth::kGrantClientCredentials) return false;
+  const auto presented = presented_client(request);
+  if (presented.basic) return !presented.basic_malformed && services.clients.cached(presented.basic_id);
+  auto id = oauth::single(*form, "client_id");
+  return id && *id && services.clients.cached(**id);
+}
+
 Response token(Services& services, const Request& request) {
   auto form = form_body(request);
   if (!form) return form.error();
@@ -135,7 +148,11 @@ void add_oauth_routes(http::Router& router, Services& services) {
       return res;
     });
   }
-  router.add("POST", "/oauth/token", Execution::blocking_pool, [&services](Request& r) { return token(services, r); });
+  // client_credentials for a cached client needs no store (the audit row is queued): it may
+  // run on the network thread and skip two thread hops. Everything else goes to the pool.
+  router.add(
+      "POST", "/oauth/token", Execution::blocking_pool, [&services](Request& r) { return token(services, r); },
+      [&services](const Request& r) { return client_credentials_in_memory(services, r); });
   router.add("POST", "/oauth/introspect", Execution::blocking_pool,
              [&services](Request& r) { return introspect(services, r); });
   router.add("POST", "/oauth/revoke", Execution::blocking_pool, [&services](Request& r) { return revoke(services, r); });

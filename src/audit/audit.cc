@@ -19,6 +19,14 @@ class FileSink final : public LineSink {
     std::fputc('\n', file_);
     std::fflush(file_);
   }
+  void write_lines(const std::vector<std::string>& lines) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& line : lines) {
+      std::fwrite(line.data(), 1, line.size(), file_);
+      std::fputc('\n', file_);
+    }
+    std::fflush(file_);
+  }
 
  private:
   std::mutex mutex_;
@@ -71,10 +79,19 @@ void AuditLog::writer_loop(std::chrono::milliseconds interval) {
   while (true) {
     wake_.wait_for(lock, interval, [this] { return stopping_ || (!queue_.empty() && flush_wanted_); });
     if (!queue_.empty()) {
-      std::vector<store::AuditRecord> batch;
+      std::vector<Queued> batch;
       batch.swap(queue_);
       lock.unlock();
-      store_now(batch);
+      std::vector<std::string> lines;
+      std::vector<store::AuditRecord> records;
+      lines.reserve(batch.size());
+      records.reserve(batch.size());
+      for (auto& q : batch) {
+        lines.push_back(std::move(q.line));
+        records.push_back(std::move(q.record));
+      }
+      sink_->write_lines(lines);
+      store_now(records);
       lock.lock();
       stored_total_ += batch.size();
       flush_wanted_ = false;
@@ -116,15 +133,15 @@ void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
                                   .detail_json = detail_json(event.detail)};
   std::string line = "{\"log\":\"audit\",";
   line += to_json(record).substr(1);
-  sink_->write_line(line);
   {
     std::lock_guard lock(mutex_);
     if (background_ && !stopping_ && queue_.size() < kMaxQueued) {
-      queue_.push_back(record);
+      queue_.push_back(Queued{record, std::move(line)});
       ++queued_total_;
       return;
     }
   }
+  sink_->write_line(line);
   store_now({record});
 }
 

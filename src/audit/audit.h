@@ -32,17 +32,21 @@ class LineSink {
  public:
   virtual ~LineSink() = default;
   virtual void write_line(const std::string& line) = 0;
+  // Several lines, as one write where the sink can.
+  virtual void write_lines(const std::vector<std::string>& lines) {
+    for (const auto& line : lines) write_line(line);
+  }
 };
 
 // stderr, or a file opened for append. Thread-safe.
 std::unique_ptr<LineSink> open_line_sink(const std::string& path_or_empty);
 
-// The JSON line goes out at once. The store row is written at once too, unless the background
-// writer runs (the server starts it): then rows are queued and written every `interval` in
-// one transaction per batch, so a burst of events (a token endpoint at thousands of requests
-// per second) costs one store commit per batch instead of one each. flush() waits until every
-// event recorded so far is stored; GET /api/audit and shutdown call it. A kill -9 may lose the
-// last interval's rows from the store; the JSON lines have them.
+// The JSON line and the store row are written at once, unless the background writer runs
+// (the server starts it): then both are queued and written every `interval`, the rows in one
+// transaction per batch and the lines in one write, so a burst of events (a token endpoint at
+// thousands of requests per second) costs one commit and one write per batch instead of one
+// each. flush() waits until every event recorded so far is written; GET /api/audit and
+// shutdown call it. A kill -9 may lose the last interval's events (at most 20 ms).
 class AuditLog {
  public:
   AuditLog(store::AuditStore& store, std::unique_ptr<LineSink> sink, const Clock& clock);
@@ -59,6 +63,10 @@ class AuditLog {
 
  private:
   void store_now(const std::vector<store::AuditRecord>& records);
+  struct Queued {
+    store::AuditRecord record;
+    std::string line;
+  };
   void writer_loop(std::chrono::milliseconds interval);
 
   // Beyond this many queued rows (the store is down or slow), record() stores its own row
@@ -72,7 +80,7 @@ class AuditLog {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable stored_;
-  std::vector<store::AuditRecord> queue_;
+  std::vector<Queued> queue_;
   std::uint64_t queued_total_{0};  // rows ever queued
   std::uint64_t stored_total_{0};  // of those, rows the writer has handled
   bool background_{false};

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -55,7 +56,7 @@ constexpr const char* kHtmlCsp =
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy{false};  // only touched on the connection's strand
+  bool busy{false};  // only touched on the connection's io_context (one thread)
 };
 
 std::string lower(std::string_view s) {
@@ -63,6 +64,27 @@ std::string lower(std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+// X-Request-Id values only need to be unique, not secret: 20 base62 characters from a
+// per-thread xorshift generator seeded from the CSPRNG once (RAND_bytes takes locks).
+std::string new_request_id() {
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local std::uint64_t state = [] {
+    std::uint64_t seed = 0;
+    const std::string bytes = random_bytes(sizeof seed);
+    std::memcpy(&seed, bytes.data(), sizeof seed);
+    return seed | 1;
+  }();
+  std::string id(20, '0');
+  for (std::size_t i = 0; i < id.size(); i += 10) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    std::uint64_t v = state;
+    for (std::size_t j = i; j < i + 10 && j < id.size(); ++j, v /= 62) id[j] = kAlphabet[v % 62];
+  }
+  return id;
 }
 
 bool valid_request_id(std::string_view id) {
@@ -84,11 +106,21 @@ struct Server::Impl {
   Impl(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {
     for (const auto& entry : options.trusted_proxies)
       if (auto network = parse_network(entry)) proxies.push_back(*network);  // validated with the config
+    for (int i = 1; i < std::max(1, options.network_threads); ++i) {
+      auto& ctx = *others.emplace_back(std::make_unique<asio::io_context>(1));
+      others_work.emplace_back(ctx.get_executor());
+    }
   }
 
   ServerOptions options;
   const Router& router;
-  asio::io_context ioc;
+  // One io_context per network thread, each run by its thread alone: a connection lives on
+  // one of them for good, so it needs no strand and the threads share no scheduler queue.
+  // `ioc` (the first) also runs the acceptor and the signals.
+  asio::io_context ioc{1};
+  std::vector<std::unique_ptr<asio::io_context>> others;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> others_work;
+  std::size_t next_context{0};  // round-robin for new connections; only the accept loop touches it
   asio::io_context pool;
   asio::executor_work_guard<asio::io_context::executor_type> pool_work{pool.get_executor()};
   asio::io_context hashing;
@@ -172,7 +204,7 @@ struct Server::Impl {
       req.secure = proto != breq.end() && beast::iequals(proto->value(), "https");
     }
     const std::string* incoming = req.header("x-request-id");
-    req.request_id = incoming && valid_request_id(*incoming) ? *incoming : random_base62(20);
+    req.request_id = incoming && valid_request_id(*incoming) ? *incoming : new_request_id();
     return req;
   }
 
@@ -191,15 +223,41 @@ struct Server::Impl {
 
   // gatehouse_http_requests_total and the latency histogram, by route template (never the
   // raw path) and a known method.
+  // The series are found once per (route, method, status) and network thread, then kept:
+  // a family's children never move or go away, and route patterns live as long as the router.
   static void count(std::string_view route, const std::string& method, int status,
                     std::chrono::steady_clock::time_point started) {
     static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
-    std::string_view m = "other";
-    for (auto known : kMethods)
-      if (method == known) m = known;
-    metrics::http_requests().with({route, m, std::to_string(status)}).inc();
-    metrics::http_duration().with({route}).observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    std::size_t m = std::size(kMethods);
+    for (std::size_t i = 0; i < std::size(kMethods); ++i)
+      if (method == kMethods[i]) m = i;
+    struct Series {
+      metrics::Counter* requests;
+      metrics::Histogram* duration;
+    };
+    struct Key {
+      const char* route;
+      std::size_t method;
+      int status;
+      bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+      std::size_t operator()(const Key& k) const {
+        return std::hash<const void*>{}(k.route) ^ (k.method << 20) ^ static_cast<std::size_t>(k.status) * 0x9E3779B1u;
+      }
+    };
+    thread_local std::unordered_map<Key, Series, KeyHash> cache;
+    const Key key{route.data(), m, status};
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      const std::string_view method_label = m < std::size(kMethods) ? kMethods[m] : std::string_view("other");
+      Series series{&metrics::http_requests().with({route, method_label, std::to_string(status)}),
+                    &metrics::http_duration().with({route})};
+      if (cache.size() > 4096) cache.clear();  // bounded, whatever comes
+      it = cache.emplace(key, series).first;
+    }
+    it->second.requests->inc();
+    it->second.duration->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 
   asio::awaitable<Response> dispatch(Request& req) {
@@ -339,43 +397,59 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(options.max_body_bytes);
-      // Our own deadline rather than the stream's: on expiry the stream closes the socket,
-      // and we want to answer 408 first. Cancelling only aborts the pending read.
-      struct ReadState {
-        bool timed_out{false};
-        bool done{false};  // set before the timer is cancelled: a late expiry must not cancel a write
-      };
-      auto state = std::make_shared<ReadState>();
-      asio::steady_timer deadline(conn->stream.get_executor(), options.header_timeout);
-      const auto arm = [&] {
-        deadline.async_wait([conn, state](const beast::error_code& wait_ec) {
-          if (wait_ec || state->done) return;
-          state->timed_out = true;
-          beast::error_code ignored;
-          conn->stream.socket().cancel(ignored);
-        });
-      };
-      arm();
-      conn->stream.expires_never();
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec && !parser.is_done()) {
-        const auto& head = parser.get();
-        auto expect = head.find(bhttp::field::expect);
-        if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
-                                     asio::redirect_error(asio::use_awaitable, ec));
+      parser.eager(true);
+      // Fast path: the bytes already read usually hold the whole request (one read got it, or
+      // it was pipelined). Parse them right here, with no timer and no further read.
+      while (buffer.size() > 0 && !parser.is_done()) {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == bhttp::error::need_more) {
+          ec = {};
+          break;
         }
-        if (!ec) {
-          // The body gets a fresh window of the same length.
-          deadline.expires_after(options.header_timeout);
-          arm();
-          co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        }
+        if (ec || used == 0) break;
       }
-      state->done = true;
-      deadline.cancel();
-      if (state->timed_out) ec = beast::error::timeout;
+      if (!ec && !parser.is_done()) {
+        // Slow path: more bytes to wait for, under our own deadline rather than the stream's:
+        // on expiry the stream closes the socket, and we want to answer 408 first. Cancelling
+        // only aborts the pending read.
+        struct ReadState {
+          bool timed_out{false};
+          bool done{false};  // set before the timer is cancelled: a late expiry must not cancel a write
+        };
+        auto state = std::make_shared<ReadState>();
+        asio::steady_timer deadline(conn->stream.get_executor(), options.header_timeout);
+        const auto arm = [&] {
+          deadline.async_wait([conn, state](const beast::error_code& wait_ec) {
+            if (wait_ec || state->done) return;
+            state->timed_out = true;
+            beast::error_code ignored;
+            conn->stream.socket().cancel(ignored);
+          });
+        };
+        arm();
+        conn->stream.expires_never();
+        if (!parser.is_header_done())
+          co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec && !parser.is_done()) {
+          const auto& head = parser.get();
+          auto expect = head.find(bhttp::field::expect);
+          if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+          }
+          if (!ec) {
+            // The body gets a fresh window of the same length.
+            deadline.expires_after(options.header_timeout);
+            arm();
+            co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+          }
+        }
+        state->done = true;
+        deadline.cancel();
+        if (state->timed_out) ec = beast::error::timeout;
+      }
       if (ec) {
         if (ec == bhttp::error::header_limit) {
           co_await refuse(*conn, stream, 431, "request_header_fields_too_large",
@@ -405,8 +479,9 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop() {
     for (;;) {
       beast::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
-                                                          asio::redirect_error(asio::use_awaitable, ec));
+      const std::size_t pick = next_context++ % (others.size() + 1);
+      asio::io_context& home = pick == 0 ? ioc : *others[pick - 1];
+      tcp::socket socket = co_await acceptor.async_accept(home, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor.is_open() || stopping) co_return;
         // Out of descriptors or similar: back off instead of spinning.
@@ -492,7 +567,8 @@ void Server::run() {
     });
   }
   const std::size_t pool_threads = threads.size();
-  for (int i = 0; i < std::max(1, impl.options.network_threads); ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  threads.emplace_back([&impl] { impl.ioc.run(); });
+  for (auto& ctx : impl.others) threads.emplace_back([&ctx] { ctx->run(); });
 
   {
     std::unique_lock lock(impl.mutex);
@@ -508,6 +584,8 @@ void Server::run() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   impl.ioc.stop();
+  impl.others_work.clear();
+  for (auto& ctx : impl.others) ctx->stop();
   for (std::size_t i = pool_threads; i < threads.size(); ++i) threads[i].join();
   impl.pool_work.reset();
   impl.pool.stop();

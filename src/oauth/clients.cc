@@ -235,6 +235,12 @@ Result<ClientPtr, ClientError> Clients::find(const std::string& id) {
   return client;
 }
 
+bool Clients::cached(const std::string& id) const {
+  std::shared_lock lock(mutex_);
+  auto it = cache_.find(id);
+  return it != cache_.end() && it->second != nullptr;
+}
+
 bool Clients::secret_matches(const store::ClientRecord& client, std::string_view secret) {
   if (client.type != "confidential" || client.secret_digest.empty()) return false;
   return constant_time_equal(crypto::sha256_hex(secret), client.secret_digest);

@@ -85,6 +85,8 @@ class Clients {
   // The client by id from the cache (one store read on a miss); null when there is none,
   // error when the store did not answer.
   Result<ClientPtr, ClientError> find(const std::string& id);
+  // Memory only: is this client cached (so find() will not touch the store)?
+  bool cached(const std::string& id) const;
   // True when `secret` is this confidential client's secret (constant time).
   static bool secret_matches(const store::ClientRecord& client, std::string_view secret);
 

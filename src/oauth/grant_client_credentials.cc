@@ -42,7 +42,8 @@ class ClientCredentialsGrant final : public Grant {
                                                                       .scope = joined});
     if (token.empty())
       return tl::unexpected(oauth_error("temporarily_unavailable", "No signing key is available yet.", 503));
-    metrics::tokens_issued().with({"client_credentials"}).inc();
+    static metrics::Counter& issued = metrics::tokens_issued().with({"client_credentials"});  // children never move
+    issued.inc();
     return TokenResponse{.access_token = std::move(token),
                          .expires_in = p_.access_tokens().settings().ttl.count(),
                          .scope = joined,

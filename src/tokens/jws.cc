@@ -79,6 +79,7 @@ struct PkeyCtxDeleter {
 // re-initialisation, which with another key would check a signature against the wrong key.
 struct ThreadVerifiers {
   std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_verifiers;
+  std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_signers;
   std::unordered_map<std::uint64_t, MdCtxPtr> message_verifiers;
   static constexpr std::size_t kMaxKeys = 64;  // keys rotate rarely; a bound keeps it small
 };
@@ -94,6 +95,19 @@ EVP_PKEY_CTX* digest_verifier(std::uint64_t key_id, EVP_PKEY* pkey, bool rsa) {
   if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+  if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256_md()) != 1) return nullptr;
+  if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
+  return cache.emplace(key_id, std::move(ctx)).first->second.get();
+}
+
+// RS256 and ES256 signing, the same way: a ready EVP_PKEY_CTX per thread and key signs a
+// SHA-256 digest (a client_credentials token endpoint signs thousands per second).
+EVP_PKEY_CTX* digest_signer(std::uint64_t key_id, EVP_PKEY* pkey, bool rsa) {
+  auto& cache = thread_verifiers().digest_signers;
+  if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return nullptr;
   if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
   if (EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256_md()) != 1) return nullptr;
   if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
@@ -394,16 +408,27 @@ std::string JwsKey::sign(std::string_view input) const {
     return mac;
   }
   if (!k.has_private) return {};
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = k.alg == JwsAlg::EdDSA ? nullptr : sha256_md();
-  std::size_t len = 0;
-  if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, k.pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
-    return {};
-  std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
-    return {};
+  std::string sig;
+  if (k.alg == JwsAlg::EdDSA) {
+    MdCtxPtr ctx(EVP_MD_CTX_new());
+    std::size_t len = 0;
+    if (EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, k.pkey.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+      return {};
+    sig.resize(len);
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                       reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1)
+      return {};
+    sig.resize(len);
+    return sig;
+  }
+  EVP_PKEY_CTX* signer = digest_signer(k.id, k.pkey.get(), k.alg == JwsAlg::RS256);
+  if (!signer) return {};
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()));
+  sig.resize(len);
+  if (EVP_PKEY_sign(signer, reinterpret_cast<unsigned char*>(sig.data()), &len, digest, sizeof digest) != 1) return {};
   sig.resize(len);
   if (k.alg != JwsAlg::ES256) return sig;
   // DER ECDSA-Sig-Value -> the fixed-width r‖s of RFC 7518 §3.4.
