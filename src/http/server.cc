@@ -332,8 +332,30 @@ struct Server::Impl {
     else head.append("Content-Length: ").append(std::to_string(res.body.size())).append("\r\n");
     head.append("\r\n");
     beast::error_code ec;
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      // A small response nearly always fits the socket's send buffer: write what the socket
+      // takes right now, and arm a deadline only for what is left (a slow reader).
+      // (The socket was made non-blocking when accepted; the async operations do not mind.)
+      auto& socket = conn.stream.socket();
+      std::size_t total = head.size() + res.body.size(), sent = 0;
+      while (!ec && sent < total) {
+        const std::size_t n = socket.write_some(buffers, ec);
+        sent += n;
+        if (ec) break;
+        // Drop what was written from the front of the two buffers.
+        std::size_t left = n;
+        for (auto& b : buffers) {
+          const std::size_t d = std::min(left, b.size());
+          b += d;
+          left -= d;
+        }
+      }
+      if (sent == total) co_return;
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return;  // the peer is gone
+      ec = {};
+    }
     conn.stream.expires_after(options.header_timeout);
-    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body)};
     co_await asio::async_write(stream, buffers, asio::redirect_error(asio::use_awaitable, ec));
   }
 
@@ -490,6 +512,7 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
+      socket.non_blocking(true, ec);  // lets write() try a direct write first
       std::uint64_t id;
       std::shared_ptr<Connection> conn;
       {
