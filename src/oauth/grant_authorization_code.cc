@@ -28,7 +28,8 @@ class AuthorizationCodeGrant final : public Grant {
 
     auto& sessions = p_.sessions();
     const std::string session_id = sessions.new_session_id();
-    auto redeemed = p_.store().redeem_auth_code(crypto::sha256_hex(**code), p_.clock().now_unix(), session_id);
+    auto redeemed = p_.store().redeem_auth_code(crypto::sha256_hex(**code), p_.clock().now_unix(), session_id,
+                                                    client.id);
     if (!redeemed) return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable.", 503));
     if (redeemed->outcome == store::RedeemOutcome::invalid)
       return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
@@ -44,7 +45,6 @@ class AuthorizationCodeGrant final : public Grant {
       return tl::unexpected(oauth_error("invalid_grant",
                                         "The authorization code was already used; the tokens it issued are revoked."));
     }
-    if (record.client_id != client.id) return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
     // RFC 6749 §4.1.3: required, and identical, when the authorization request had one;
     // otherwise absent or the client's one registered URI.
     const bool redirect_ok = record.redirect_uri.empty()

@@ -371,9 +371,11 @@ class ClientStore {
   virtual StoreResult<void> create_auth_code(const AuthCodeRecord& code) = 0;
   // Atomically spends the code and binds it to `session_id`: of any number of concurrent
   // redemptions exactly one sees `redeemed`. A spent code gives `replayed` with the session
-  // its first redemption opened.
+  // its first redemption opened. A code issued to another client than `client_id` is
+  // `invalid` and stays unspent (someone else's code cannot be burnt).
   virtual StoreResult<RedeemResult> redeem_auth_code(const std::string& digest, std::int64_t now,
-                                                     const std::string& session_id) = 0;
+                                                     const std::string& session_id,
+                                                     const std::string& client_id) = 0;
 
   // Remembered consent: the scopes a user has granted a client.
   virtual StoreResult<std::vector<std::string>> find_grant(const std::string& user_id, const std::string& client_id) = 0;

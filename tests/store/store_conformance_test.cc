@@ -478,7 +478,7 @@ TEST_P(StoreConformance, DeletingAClientRevokesItsSessionsAndDropsCodesAndGrants
   std::vector<std::string> values{revoked[0].value, revoked[1].value};
   std::sort(values.begin(), values.end());
   EXPECT_EQ(values, (std::vector<std::string>{"cc:c1", "s9"}));
-  EXPECT_EQ(store_->redeem_auth_code("k1", 120, "s10").value().outcome, RedeemOutcome::invalid);
+  EXPECT_EQ(store_->redeem_auth_code("k1", 120, "s10", "c1").value().outcome, RedeemOutcome::invalid);
   EXPECT_TRUE(store_->find_grant("u1", "c1").value().empty());
 }
 
@@ -487,17 +487,20 @@ TEST_P(StoreConformance, AuthorizationCodesAreSpentOnceAndReplaysNameTheFirstSes
   ASSERT_TRUE(store_->create_client(client("c1")));
   ASSERT_TRUE(store_->create_auth_code(code("k1")));
   ASSERT_TRUE(store_->create_auth_code(code("k2", "c1", 110)));
-  auto first = store_->redeem_auth_code("k1", 120, "s-first").value();
+  // Another client's redemption neither succeeds nor spends the code.
+  EXPECT_EQ(store_->redeem_auth_code("k1", 119, "s-thief", "c2").value().outcome, RedeemOutcome::invalid);
+  auto first = store_->redeem_auth_code("k1", 120, "s-first", "c1").value();
   ASSERT_EQ(first.outcome, RedeemOutcome::redeemed);
   EXPECT_EQ(first.code.client_id, "c1");
   EXPECT_EQ(first.code.code_challenge, "chal");
   EXPECT_EQ(first.code.nonce, "n-1");
   EXPECT_EQ(first.code.auth_time, 90);
-  auto again = store_->redeem_auth_code("k1", 121, "s-second").value();
+  EXPECT_EQ(store_->redeem_auth_code("k1", 121, "s-other", "c2").value().outcome, RedeemOutcome::invalid);
+  auto again = store_->redeem_auth_code("k1", 121, "s-second", "c1").value();
   EXPECT_EQ(again.outcome, RedeemOutcome::replayed);
   EXPECT_EQ(again.session_id, "s-first");
-  EXPECT_EQ(store_->redeem_auth_code("k2", 120, "s3").value().outcome, RedeemOutcome::invalid);  // expired
-  EXPECT_EQ(store_->redeem_auth_code("nope", 120, "s3").value().outcome, RedeemOutcome::invalid);
+  EXPECT_EQ(store_->redeem_auth_code("k2", 120, "s3", "c1").value().outcome, RedeemOutcome::invalid);  // expired
+  EXPECT_EQ(store_->redeem_auth_code("nope", 120, "s3", "c1").value().outcome, RedeemOutcome::invalid);
 }
 
 TEST_P(StoreConformance, ASessionRevokedBeforeItIsOpenedCannotBeOpened) {
@@ -521,7 +524,7 @@ TEST_P(StoreConformance, ConcurrentRedemptionsOfOneCodeSucceedOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&, i] {
-      auto r = store_->redeem_auth_code("k1", 120, "s" + std::to_string(i));
+      auto r = store_->redeem_auth_code("k1", 120, "s" + std::to_string(i), "c1");
       if (r && r->outcome == RedeemOutcome::redeemed) ++redeemed;
     });
   for (auto& t : threads) t.join();

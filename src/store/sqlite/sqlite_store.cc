@@ -634,7 +634,7 @@ class SqliteStore final : public Store {
   }
 
   StoreResult<RedeemResult> redeem_auth_code(const std::string& digest, std::int64_t now,
-                                             const std::string& session_id) override {
+                                             const std::string& session_id, const std::string& client_id) override {
     return in_transaction([&](Connection& c) -> StoreResult<RedeemResult> {
       auto s = c.prepare(
           "SELECT digest, client_id, user_id, redirect_uri, code_challenge, scope, nonce, auth_time, created_at, "
@@ -648,6 +648,7 @@ class SqliteStore final : public Store {
                                 .redirect_uri = s->text(3), .code_challenge = s->text(4), .scope = s->text(5),
                                 .nonce = s->text(6), .auth_time = s->integer(7), .created_at = s->integer(8),
                                 .expires_at = s->integer(9)};
+      if (out.code.client_id != client_id) return RedeemResult{};
       if (s->integer(10) != 0) {
         out.outcome = RedeemOutcome::replayed;
         out.session_id = s->text(11);
