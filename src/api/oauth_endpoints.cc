@@ -76,8 +76,19 @@ bool client_credentials_in_memory(Services& services, const Request& request) {
 Response token(Services& services, const Request& request) {
   auto form = form_body(request);
   if (!form) return form.error();
-  auto issued = services.provider.token(presented_client(request), *form, context_of(request));
-  if (!issued) return oauth_error_response(issued.error());
+  // Each client has the rate limit of a principal (SPEC §9): counted once it has
+  // authenticated, so nobody can use up a client's quota by sending its id with a wrong secret.
+  std::optional<Response> refused;
+  const auto admit = [&](const store::ClientRecord& client) {
+    if (!services.rate_policy.enabled) return true;
+    refused = rate_limit(services, request, "client:" + client.id, services.rate_policy.default_limit, {});
+    return !refused.has_value();
+  };
+  auto issued = services.provider.token(presented_client(request), *form, context_of(request), admit);
+  if (!issued) {
+    if (refused) return with_no_store(std::move(*refused));
+    return oauth_error_response(issued.error());
+  }
   boost::json::object out;
   out["access_token"] = issued->access_token;
   out["token_type"] = "Bearer";

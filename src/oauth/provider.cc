@@ -185,7 +185,7 @@ Result<ClientPtr, OAuthError> Provider::authenticate_client(const PresentedClien
 }
 
 Result<TokenResponse, OAuthError> Provider::token(const PresentedClient& presented, const Form& form,
-                                                  const RequestContext& ctx) {
+                                                  const RequestContext& ctx, const Admission& admit) {
   auto grant_type = single(form, "grant_type");
   if (!grant_type) return tl::unexpected(grant_type.error());
   if (!*grant_type) return tl::unexpected(oauth_error("invalid_request", "grant_type is required."));
@@ -196,6 +196,8 @@ Result<TokenResponse, OAuthError> Provider::token(const PresentedClient& present
                                                     {"reason", client.error().error}}});
     return tl::unexpected(client.error());
   }
+  if (admit && !admit(**client))
+    return tl::unexpected(oauth_error(std::string(OAuthError::kRateLimited), "Rate limit reached.", 429));
   auto grant = grants_.find(**grant_type);
   if (grant == grants_.end())
     return tl::unexpected(oauth_error("unsupported_grant_type",

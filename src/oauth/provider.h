@@ -6,6 +6,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,8 @@ inline constexpr std::string_view kCodePrefix = "gac_";
 
 // An RFC 6749 §5.2 error (or §4.1.2.1 at the authorization endpoint).
 struct OAuthError {
+  // 429: the caller's Admission refused the request (see Provider::token).
+  static constexpr std::string_view kRateLimited = "too_many_requests";
   int status{400};
   std::string error{};        // "invalid_request", "invalid_client", ...
   std::string description{};  // safe to send: never echoes a secret
@@ -133,8 +136,12 @@ class Provider {
   Result<ClientPtr, OAuthError> authenticate_client(const PresentedClient& presented, const Form& form);
 
   // POST /oauth/token.
+  // `admit` runs once the client is authenticated, before any grant work: the caller's rate
+  // limit per client (SPEC §9). It returns false to refuse (the caller then has its answer);
+  // token() gives back rate_limited then.
+  using Admission = std::function<bool(const store::ClientRecord&)>;
   Result<TokenResponse, OAuthError> token(const PresentedClient& presented, const Form& form,
-                                          const RequestContext& ctx);
+                                          const RequestContext& ctx, const Admission& admit = {});
   // POST /oauth/introspect: inactive for anything invalid, expired, revoked or not the
   // caller's (unless it may introspect any token).
   Result<Introspection, OAuthError> introspect(const PresentedClient& presented, const Form& form);

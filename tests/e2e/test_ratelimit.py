@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from support import Cli, assert_error, bearer
+from support import Cli, assert_error, bearer, register_secret
 
 
 def me(srv, headers):
@@ -103,3 +103,30 @@ def test_bad_limits_stop_the_server_at_start(start_server, value):
     p = cli.run("migrate")
     assert p.returncode == 2
     assert "ratelimit.default" in p.stderr_text
+
+
+def test_oauth_clients_have_their_own_limit_counted_after_authentication(start_server, cli_factory):
+    from oauth_flow import token_request
+    srv = start_server(env={"GATEHOUSE_RATELIMIT_DEFAULT": "3/minute"}, start=False)
+    cli = cli_factory(srv.data_dir)
+    clients = []
+    for name in ("svc-a", "svc-b"):
+        p = cli.run("client", "add", "--name", name, "--grant", "client_credentials", "--scope", "x",
+                    secret_stdout=True)
+        assert p.returncode == 0, p.stderr_text
+        client_id, secret = p.stdout_text.split()
+        register_secret(secret)
+        clients.append({"client_id": client_id, "client_secret": secret})
+    srv.start()
+    a, b = clients
+    wrong = dict(a, client_secret="gcs_" + "w" * 43)
+    for _ in range(5):  # failed authentications do not use up a's quota
+        assert token_request(srv, wrong, {"grant_type": "client_credentials"}).status_code == 401
+    for i in range(3):
+        r = token_request(srv, a, {"grant_type": "client_credentials"})
+        assert r.status_code == 200, r.text
+        assert r.headers["RateLimit-Limit"] == "3" and r.headers["RateLimit-Remaining"] == str(2 - i)
+    r = token_request(srv, a, {"grant_type": "client_credentials"})
+    assert r.status_code == 429 and r.json()["error"] == "too_many_requests"
+    assert int(r.headers["Retry-After"]) >= 1 and r.headers["Cache-Control"] == "no-store"
+    assert token_request(srv, b, {"grant_type": "client_credentials"}).status_code == 200  # its own bucket
