@@ -6,7 +6,7 @@
 #      opaque)
 #   2. introspection requests/s: Gatehouse (a JWT from 1) vs oidc-provider (an opaque token, its
 #      /token/introspection)
-#   3. GET /.well-known/jwks.json requests/s vs nginx's static 200
+#   3. GET /.well-known/jwks.json requests/s vs nginx's static 200 (ABBA: nginx, JWKS, JWKS, nginx)
 #   4. RSS idle and under the token load, Gatehouse vs oidc-provider
 # Usage: ./bench/oauth.sh <abs build dir>   (make bench runs it after run.sh; BENCH_OAUTH=0 skips)
 # Only processes started here are stopped, by PID. BENCH_KEEP_TMP=1 keeps the work dir.
@@ -111,8 +111,11 @@ BENCH_BASIC=$(peer_basic bench-opaque) BENCH_FORM="token=$PEER_TOKEN" \
 unset BENCH_FORM
 
 # --- 3. JWKS vs nginx ---------------------------------------------------------------------------
+# Two pairs in ABBA order (nginx, JWKS, JWKS, nginx): a steady drift of the machine cancels
+# out of the ratio of the sums.
 wrk_run nginx "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
 wrk_run gh_jwks "$GH_PID" "$GH/.well-known/jwks.json"
+wrk_run gh_jwks_2 "$GH_PID" "$GH/.well-known/jwks.json"
 wrk_run nginx_after "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/"
 
 put gatehouse_rss_after_kib "$("$PY" "$HELPER" rss "$GH_PID")"
