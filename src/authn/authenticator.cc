@@ -45,21 +45,6 @@ std::string_view method_name(Method m) {
   return "unknown";
 }
 
-// A space-separated scope as sorted, unique tokens.
-static std::vector<std::string> split_scope(std::string_view scope) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < scope.size()) {
-    auto end = scope.find(' ', start);
-    if (end == std::string_view::npos) end = scope.size();
-    if (end > start) out.emplace_back(scope.substr(start, end - start));
-    start = end + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::string_view credential_kind(const Presented& presented) {
   if (!presented.api_key.empty() || !presented.api_key_query.empty()) return "api_key";
   if (presented.authorization.empty()) return "";
@@ -122,7 +107,7 @@ Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
   if (oauth && claims->username.empty() && claims->sub == claims->client_id) {
     // A client's own token (client_credentials): no user, so no permission on this API.
     Principal client{.subject = claims->sub, .method = Method::oauth, .client_id = claims->client_id};
-    client.scopes = split_scope(claims->scope);
+    client.scopes = tokens::split_scope(claims->scope);
     return client;
   }
   auto principal = principal_for(claims->sub, oauth ? Method::oauth : Method::jwt, claims->sid,
@@ -245,7 +230,7 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
   std::vector<std::string> granted;
   if (scope) {
     // Scopes narrow what the user may do now; a role removed since issue is gone at once.
-    granted = split_scope(*scope);
+    granted = tokens::split_scope(*scope);
     std::vector<std::string> narrowed;
     std::set_intersection(permissions.begin(), permissions.end(), granted.begin(), granted.end(),
                           std::back_inserter(narrowed));

@@ -30,7 +30,7 @@ class AuthorizationCodeGrant final : public Grant {
     const std::string session_id = sessions.new_session_id();
     auto redeemed = p_.store().redeem_auth_code(crypto::sha256_hex(**code), p_.clock().now_unix(), session_id,
                                                     client.id);
-    if (!redeemed) return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable.", 503));
+    if (!redeemed) return tl::unexpected(store_unavailable());
     if (redeemed->outcome == store::RedeemOutcome::invalid)
       return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
     const auto& record = redeemed->code;
@@ -57,7 +57,7 @@ class AuthorizationCodeGrant final : public Grant {
       return tl::unexpected(oauth_error("invalid_grant", "The code_verifier does not match the code_challenge."));
 
     auto user = p_.users().get(record.user_id);
-    if (!user) return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable.", 503));
+    if (!user) return tl::unexpected(store_unavailable());
     if (!*user || (*user)->disabled)
       return tl::unexpected(oauth_error("invalid_grant", "The user who authorized this code is no longer active."));
     auto scopes = parse_scope(record.scope).value_or(std::vector<std::string>{});
@@ -67,11 +67,7 @@ class AuthorizationCodeGrant final : public Grant {
     auto pair = sessions.open_session(record.user_id, (*user)->password_hash,
                                       tokens::SessionGrant{.client_id = client.id, .scope = record.scope,
                                                            .with_refresh = with_refresh, .session_id = session_id});
-    if (!pair) {
-      if (pair.error().code == tokens::TokenErrc::unavailable)
-        return tl::unexpected(oauth_error("temporarily_unavailable", pair.error().description, 503));
-      return tl::unexpected(oauth_error("invalid_grant", pair.error().description));
-    }
+    if (!pair) return tl::unexpected(grant_error(pair.error()));
     TokenResponse out{.access_token = pair->access_token,
                       .expires_in = pair->access_ttl.count(),
                       .scope = record.scope,

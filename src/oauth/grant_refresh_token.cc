@@ -23,7 +23,7 @@ class RefreshTokenGrant final : public Grant {
       return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
     // The granted scope, for narrowing (refresh() checks the client again before spending).
     auto found = p_.store().find_refresh_token(crypto::sha256_hex(**token));
-    if (!found) return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable.", 503));
+    if (!found) return tl::unexpected(store_unavailable());
     if (!*found || (*found)->client_id != client.id)
       return tl::unexpected(oauth_error("invalid_grant", std::string(kInvalid)));
     const std::string granted = (*found)->scope.value_or("");
@@ -41,11 +41,7 @@ class RefreshTokenGrant final : public Grant {
       if (*narrowed == granted || !p_.sessions().jwt_access()) narrowed.reset();
     }
     auto pair = p_.sessions().refresh(**token, ctx, client.id, narrowed);
-    if (!pair) {
-      if (pair.error().code == tokens::TokenErrc::unavailable)
-        return tl::unexpected(oauth_error("temporarily_unavailable", pair.error().description, 503));
-      return tl::unexpected(oauth_error("invalid_grant", pair.error().description));
-    }
+    if (!pair) return tl::unexpected(grant_error(pair.error()));
     return TokenResponse{.access_token = pair->access_token,
                          .expires_in = pair->access_ttl.count(),
                          .scope = narrowed.value_or(granted),

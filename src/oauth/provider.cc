@@ -26,11 +26,18 @@ OAuthError invalid_client(bool basic, std::string description) {
   return e;
 }
 
-tl::unexpected<OAuthError> unavailable() {
-  return tl::unexpected(oauth_error("temporarily_unavailable", "The store is unavailable; try again shortly.", 503));
-}
+tl::unexpected<OAuthError> unavailable() { return tl::unexpected(store_unavailable()); }
 
 }  // namespace
+
+OAuthError store_unavailable() {
+  return oauth_error("temporarily_unavailable", "The store is unavailable; try again shortly.", 503);
+}
+
+OAuthError grant_error(const tokens::TokenError& error) {
+  if (error.code == tokens::TokenErrc::unavailable) return oauth_error("temporarily_unavailable", error.description, 503);
+  return oauth_error("invalid_grant", error.description);
+}
 
 OAuthError oauth_error(std::string error, std::string description, int status) {
   return OAuthError{.status = status, .error = std::move(error), .description = std::move(description),
@@ -50,20 +57,9 @@ Result<std::optional<std::string>, OAuthError> single(const Form& form, std::str
 }
 
 std::optional<std::vector<std::string>> parse_scope(std::string_view scope) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= scope.size()) {
-    auto end = scope.find(' ', start);
-    if (end == std::string_view::npos) end = scope.size();
-    if (end > start) {
-      auto token = scope.substr(start, end - start);
-      if (!valid_scope_token(token)) return std::nullopt;
-      out.emplace_back(token);
-    }
-    start = end + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  auto out = tokens::split_scope(scope);
+  for (const auto& token : out)
+    if (!valid_scope_token(token)) return std::nullopt;
   return out;
 }
 
@@ -347,9 +343,7 @@ Result<AuthorizationRequest, AuthorizationError> Provider::check_authorization(c
   if (!*client_id) return page("The request has no client_id.");
   auto client = clients_.find(**client_id);
   if (!client) {
-    return tl::unexpected(AuthorizationError{
-        .redirect = false, .error = oauth_error("temporarily_unavailable", "The store is unavailable; try again shortly.", 503),
-        .redirect_uri = {}, .state = {}});
+    return tl::unexpected(AuthorizationError{.redirect = false, .error = store_unavailable(), .redirect_uri = {}, .state = {}});
   }
   if (!*client) return page("Unknown client.");
   auto redirect_uri = single(query, "redirect_uri");

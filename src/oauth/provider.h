@@ -163,7 +163,6 @@ class Provider {
   const std::string& discovery() const { return discovery_; }
 
   // For the grants.
-  Clients& clients() { return clients_; }
   store::Store& store() { return store_; }
   tokens::SessionTokens& sessions() { return sessions_; }
   tokens::AccessTokens& access_tokens() { return access_tokens_; }
@@ -201,5 +200,10 @@ std::unique_ptr<Grant> make_refresh_token_grant(Provider& provider);
 std::unique_ptr<Grant> make_client_credentials_grant(Provider& provider);
 
 OAuthError oauth_error(std::string error, std::string description, int status = 400);
+// 503 temporarily_unavailable: the store did not answer.
+OAuthError store_unavailable();
+// A session-token failure as the token endpoint answers it: 503 when the store did not answer,
+// otherwise invalid_grant with the failure's description.
+OAuthError grant_error(const tokens::TokenError& error);
 
 }  // namespace gatehouse::oauth

@@ -1,5 +1,7 @@
 #include "tokens/access_tokens.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "core/random.h"
 #include "core/strict_json.h"
@@ -194,6 +196,20 @@ Result<AccessClaims, AccessTokenError> AccessTokens::verify_uncached(std::string
   if (!has_aud) return fail("The token has no aud claim.");
   if (claims.sub.empty()) return fail("The token has no sub claim.");
   return claims;
+}
+
+std::vector<std::string> split_scope(std::string_view scope) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < scope.size()) {
+    auto end = scope.find(' ', start);
+    if (end == std::string_view::npos) end = scope.size();
+    if (end > start) out.emplace_back(scope.substr(start, end - start));
+    start = end + 1;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 }  // namespace gatehouse::tokens

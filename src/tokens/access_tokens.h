@@ -6,6 +6,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -67,6 +68,9 @@ class AccessTokens {
   mutable std::shared_mutex verified_mutex_;
   mutable std::unordered_map<std::string, AccessClaims> verified_;
 };
+
+// A space-separated scope (RFC 6749 §3.3) as sorted, unique tokens; empty tokens dropped.
+std::vector<std::string> split_scope(std::string_view scope);
 
 // Looks like a compact JWS (two dots); cheap, no decoding.
 bool looks_like_jwt(std::string_view token);

@@ -10,11 +10,8 @@ import { after, test } from 'node:test';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
 
-const env = (name) => {
-  const v = process.env[name];
-  assert.ok(v, `${name} is not set`);
-  return v;
-};
+import { env } from './env.mjs';
+
 const ISSUER = env('GATEHOUSE_URL');
 const REDIRECT_URI = env('GH_REDIRECT_URI');
 

@@ -8,13 +8,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import * as client from 'openid-client';
+
+import { env } from './env.mjs';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
-const env = (name) => {
-  const v = process.env[name];
-  assert.ok(v, `${name} is not set`);
-  return v;
-};
 const ISSUER = env('GATEHOUSE_URL');
 const REDIRECT_URI = env('GH_REDIRECT_URI');
 const USER = { username: env('GH_USERNAME'), password: env('GH_PASSWORD') };
