@@ -45,11 +45,14 @@ put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 put peer "oidc-provider $(node -p "require('$PEER_DIR/node_modules/oidc-provider/package.json').version"), node $(node -v)"
 
 # Max VmRSS (KiB) of PID sampled every 0.2 s while wrk runs: rss_during PID OUT_FILE &
+# Read with bash builtins only: a python process per sample took ~10% of a core from the
+# very machine being measured.
 rss_during() {
-  local pid=$1 out=$2 max=0 v
+  local pid=$1 out=$2 max=0 key value _
   while [[ -f $WORK/loading ]]; do
-    v=$("$PY" "$HELPER" rss "$pid" 2>/dev/null || echo 0)
-    ((v > max)) && max=$v
+    while read -r key value _; do
+      [[ $key == VmRSS: ]] && ((value > max)) && max=$value
+    done <"/proc/$pid/status" 2>/dev/null || true
     sleep 0.2
   done
   echo "$max" >"$out"
