@@ -16,29 +16,26 @@ constexpr std::string_view kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 
 
 std::string encode(std::string_view in, std::string_view alphabet, bool pad) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    std::uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                      static_cast<unsigned char>(in[i + 2]);
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    out.push_back(alphabet[(v >> 6) & 63]);
-    out.push_back(alphabet[v & 63]);
+  const std::size_t rest = in.size() % 3;
+  const std::size_t full = in.size() - rest;
+  std::string out((full / 3) * 4 + (rest == 0 ? 0 : pad ? 4 : rest + 1), '\0');
+  const auto* src = reinterpret_cast<const unsigned char*>(in.data());
+  char* dst = out.data();
+  for (std::size_t i = 0; i < full; i += 3, dst += 4) {
+    const std::uint32_t v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
+    dst[0] = alphabet[(v >> 18) & 63];
+    dst[1] = alphabet[(v >> 12) & 63];
+    dst[2] = alphabet[(v >> 6) & 63];
+    dst[3] = alphabet[v & 63];
   }
-  const std::size_t rest = in.size() - i;
-  if (rest == 1) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    if (pad) out.append("==");
-  } else if (rest == 2) {
-    std::uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out.push_back(alphabet[(v >> 18) & 63]);
-    out.push_back(alphabet[(v >> 12) & 63]);
-    out.push_back(alphabet[(v >> 6) & 63]);
-    if (pad) out.push_back('=');
+  if (rest == 0) return out;
+  const std::uint32_t v = (src[full] << 16) | (rest == 2 ? src[full + 1] << 8 : 0);
+  dst[0] = alphabet[(v >> 18) & 63];
+  dst[1] = alphabet[(v >> 12) & 63];
+  if (rest == 2) dst[2] = alphabet[(v >> 6) & 63];
+  if (pad) {
+    if (rest == 1) dst[2] = '=';
+    dst[3] = '=';
   }
   return out;
 }

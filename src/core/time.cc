@@ -8,13 +8,19 @@
 namespace gatehouse {
 
 std::string rfc3339(std::int64_t unix_seconds) {
+  // Every audit event formats "now": keep the last second formatted, per thread.
+  thread_local std::int64_t last_seconds = std::numeric_limits<std::int64_t>::min();
+  thread_local std::string last_text;
+  if (unix_seconds == last_seconds) return last_text;
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  last_seconds = unix_seconds;
+  last_text = buf;
+  return last_text;
 }
 
 std::optional<std::chrono::seconds> parse_duration(std::string_view text) {

@@ -10,16 +10,12 @@
 
 namespace gatehouse::crypto {
 
-namespace {
-
 void sha256_into(std::string_view data, unsigned char* out) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   SHA256_Update(&ctx, data.data(), data.size());
   SHA256_Final(out, &ctx);
 }
-
-}  // namespace
 
 std::string sha256(std::string_view data) {
   std::string out(SHA256_DIGEST_LENGTH, '\0');

@@ -7,6 +7,7 @@
 namespace gatehouse::crypto {
 
 std::string sha256(std::string_view data);      // 32 raw bytes
+void sha256_into(std::string_view data, unsigned char* out);  // 32 bytes into out, no allocation
 std::string sha256_hex(std::string_view data);  // 64 lower-case hex characters
 std::string hmac_sha256(std::string_view key, std::string_view data);  // 32 raw bytes
 std::string to_hex(std::string_view bytes);

@@ -60,12 +60,6 @@ struct BnDeleter {
 };
 using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
 
-// One reusable digest context per thread.
-EVP_MD_CTX* thread_md_ctx() {
-  thread_local MdCtxPtr ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
 std::atomic<std::uint64_t> g_next_key_id{1};
 
 struct PkeyCtxDeleter {
@@ -121,13 +115,6 @@ EVP_MD_CTX* message_verifier(std::uint64_t key_id) {
   if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
   if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
   return cache.emplace(key_id, MdCtxPtr(EVP_MD_CTX_new())).first->second.get();
-}
-
-bool sha256_into(std::string_view data, unsigned char* out) {
-  EVP_MD_CTX* ctx = thread_md_ctx();
-  unsigned int len = 0;
-  return EVP_DigestInit_ex(ctx, sha256_md(), nullptr) == 1 && EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
-         EVP_DigestFinal_ex(ctx, out, &len) == 1;
 }
 
 bool in_p256_range(const unsigned char* half) {
@@ -425,7 +412,7 @@ std::string JwsKey::sign(std::string_view input) const {
   EVP_PKEY_CTX* signer = digest_signer(k.id, k.pkey.get(), k.alg == JwsAlg::RS256);
   if (!signer) return {};
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  crypto::sha256_into(input, digest);
   std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()));
   sig.resize(len);
   if (EVP_PKEY_sign(signer, reinterpret_cast<unsigned char*>(sig.data()), &len, digest, sizeof digest) != 1) return {};
@@ -461,14 +448,16 @@ bool JwsKey::verify(std::string_view input, std::string_view signature) const {
       const int der_len = i2d_ECDSA_SIG(es, &out);
       ECDSA_SIG_free(es);
       unsigned char digest[32];
+      crypto::sha256_into(input, digest);
       EVP_PKEY_CTX* ctx = digest_verifier(k.id, k.pkey.get(), false);
-      return der_len > 0 && ctx && sha256_into(input, digest) &&
+      return der_len > 0 && ctx &&
              EVP_PKEY_verify(ctx, der, static_cast<std::size_t>(der_len), digest, sizeof digest) == 1;
     }
     case JwsAlg::RS256: {
       unsigned char digest[32];
+      crypto::sha256_into(input, digest);
       EVP_PKEY_CTX* ctx = digest_verifier(k.id, k.pkey.get(), true);
-      return ctx && sha256_into(input, digest) &&
+      return ctx &&
              EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(), digest,
                              sizeof digest) == 1;
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 namespace gatehouse {
 namespace {
@@ -11,6 +12,26 @@ TEST(Random, BytesHaveTheRequestedLengthAndDiffer) {
   EXPECT_EQ(random_bytes(32).size(), 32u);
   EXPECT_NE(random_bytes(32), random_bytes(32));
   EXPECT_EQ(random_bytes(0), "");
+}
+
+TEST(Random, PooledDrawsNeverRepeatAcrossRefillsOrThreads) {
+  // Small draws come from a per-thread pool refilled 512 bytes at a time: many draws cross
+  // several refills, and no 16-byte draw may ever come out twice (here or on another thread).
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(seen.insert(random_bytes(16)).second);
+  std::string other[50];
+  std::thread t([&] {
+    for (auto& s : other) s = random_bytes(16);
+  });
+  t.join();
+  for (const auto& s : other) EXPECT_TRUE(seen.insert(s).second);
+  // A large draw bypasses the pool and is as long as asked.
+  EXPECT_EQ(random_bytes(4096).size(), 4096u);
+  unsigned char buf[7] = {};
+  fill_random(buf, sizeof buf);
+  unsigned char again[7] = {};
+  fill_random(again, sizeof again);
+  EXPECT_NE(std::string(reinterpret_cast<char*>(buf), 7), std::string(reinterpret_cast<char*>(again), 7));
 }
 
 TEST(Random, Base62UsesOnlyItsAlphabetAndAllOfIt) {
