@@ -120,7 +120,7 @@ void AuditLog::flush() {
 void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
   const auto now = clock_.now();
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const store::AuditRecord record{.seq = 0,
+  store::AuditRecord record{.seq = 0,
                                   .id = new_id(millis),
                                   .time = to_unix(now),
                                   .type = event.type,
@@ -131,12 +131,14 @@ void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
                                   .user_agent = ctx.user_agent.substr(0, 256),
                                   .request_id = ctx.request_id,
                                   .detail_json = detail_json(event.detail)};
-  std::string line = "{\"log\":\"audit\",";
-  line += to_json(record).substr(1);
+  std::string line;
+  line.reserve(320);
+  line = "{\"log\":\"audit\",";
+  append_fields(line, record);
   {
     std::lock_guard lock(mutex_);
     if (background_ && !stopping_ && queue_.size() < kMaxQueued) {
-      queue_.push_back(Queued{record, std::move(line)});
+      queue_.push_back(Queued{std::move(record), std::move(line)});
       ++queued_total_;
       return;
     }
@@ -146,7 +148,15 @@ void AuditLog::record(const RequestContext& ctx, const AuditEvent& event) {
 }
 
 std::string AuditLog::to_json(const store::AuditRecord& r) {
-  std::string out = "{\"id\":";
+  std::string out;
+  out.reserve(256);
+  out.push_back('{');
+  append_fields(out, r);
+  return out;
+}
+
+void AuditLog::append_fields(std::string& out, const store::AuditRecord& r) {
+  out += "\"id\":";
   log::append_json_string(out, r.id);
   out += ",\"time\":";
   log::append_json_string(out, rfc3339(r.time));
@@ -163,7 +173,6 @@ std::string AuditLog::to_json(const store::AuditRecord& r) {
   out += ",\"detail\":";
   out += r.detail_json.empty() ? "{}" : r.detail_json;
   out += "}";
-  return out;
 }
 
 }  // namespace gatehouse::audit

@@ -62,6 +62,9 @@ class AuditLog {
   static std::string to_json(const store::AuditRecord& record);
 
  private:
+  // The record's members and closing brace, after an opening '{' the caller wrote.
+  static void append_fields(std::string& out, const store::AuditRecord& record);
+
   void store_now(const std::vector<store::AuditRecord>& records);
   struct Queued {
     store::AuditRecord record;

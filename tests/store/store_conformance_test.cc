@@ -412,6 +412,37 @@ TEST_P(StoreConformance, AuditFiltersAndPagesNewestFirst) {
   EXPECT_EQ(store_->purge_audit_before(102).value(), 2);
 }
 
+TEST_P(StoreConformance, AuditBatchesKeepEveryRecordInOrder) {
+  // 70 events in one batch (the background writer's path): stored in order, each field intact,
+  // with no gaps or duplicates whatever the batch is split into internally.
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 70; ++i)
+    batch.push_back(AuditRecord{.seq = 0, .id = "b" + std::to_string(100 + i), .time = 200 + i, .type = "oauth.token",
+                                .outcome = i % 3 ? "success" : "failure", .user_id = "u" + std::to_string(i % 4),
+                                .username = "name'" + std::to_string(i), .ip = "10.0.0." + std::to_string(i),
+                                .user_agent = "agent", .request_id = "r" + std::to_string(i),
+                                .detail_json = "{\"n\":\"" + std::to_string(i) + "\"}"});
+  ASSERT_TRUE(store_->append_audits(batch));
+  ASSERT_TRUE(store_->append_audits({}));
+  auto all = store_->list_audit(AuditQuery{.type = {}, .user_id = {}, .since = 0, .until = 0, .before_seq = 0, .limit = 100});
+  ASSERT_EQ(all->size(), 70u);
+  for (int i = 0; i < 70; ++i) {
+    const AuditRecord& got = (*all)[static_cast<std::size_t>(69 - i)];  // newest first
+    const AuditRecord& want = batch[static_cast<std::size_t>(i)];
+    EXPECT_EQ(got.id, want.id);
+    EXPECT_EQ(got.time, want.time);
+    EXPECT_EQ(got.outcome, want.outcome);
+    EXPECT_EQ(got.user_id, want.user_id);
+    EXPECT_EQ(got.username, want.username);
+    EXPECT_EQ(got.ip, want.ip);
+    EXPECT_EQ(got.request_id, want.request_id);
+    EXPECT_EQ(got.detail_json, want.detail_json);
+    if (i > 0) {
+      EXPECT_LT((*all)[static_cast<std::size_t>(70 - i)].seq, got.seq);
+    }
+  }
+}
+
 ClientRecord client(std::string id, std::string type = "confidential") {
   return ClientRecord{.id = std::move(id), .name = "app", .type = type,
                       .secret_digest = type == "confidential" ? "d1" : "",
