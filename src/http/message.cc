@@ -51,12 +51,32 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::
 }
 
 std::optional<std::string> form_decode(std::string_view text) {
-  // One parameter's worth: reuse the form parser on "v=<text>" (a '&' or '=' in it would
-  // have had to be escaped, so either is refused).
-  if (text.find_first_of("&=") != std::string_view::npos) return std::nullopt;
-  auto parsed = parse_form("v=" + std::string(text));
-  if (!parsed || parsed->size() != 1) return std::nullopt;
-  return std::move(parsed->front().second);
+  // One parameter's worth: a '&' or '=' in it would have had to be escaped, so either is
+  // refused, as is a '%' not followed by two hex digits.
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '&' || c == '=') return std::nullopt;
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      const int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
+      const int lo = hi >= 0 ? hex(text[i + 2]) : -1;
+      if (lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 std::string form_encode(std::string_view text) {

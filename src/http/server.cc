@@ -298,9 +298,14 @@ struct Server::Impl {
   // RateLimit-* numbers are formatted here, straight into the head.
   // Header values come from our own code; a CR or LF in one would split the response, so such
   // a header is dropped rather than written.
+  // A header whose name or value could end the line (or a name holding ':') is dropped, not
+  // sent. One pass per byte: find_first_of calls memchr once per byte, and every response
+  // header goes through here.
   static void append_header(std::string& head, std::string_view name, std::string_view value) {
-    if (name.find_first_of("\r\n:") != std::string_view::npos || value.find_first_of("\r\n") != std::string_view::npos)
-      return;
+    for (char c : name)
+      if (c == '\r' || c == '\n' || c == ':') return;
+    for (char c : value)
+      if (c == '\r' || c == '\n') return;
     head.append(name).append(": ").append(value).append("\r\n");
   }
 
@@ -440,8 +445,14 @@ struct Server::Impl {
         conn->stream.expires_never();
         conn->idle = true;
         conn->idle_since = std::chrono::steady_clock::now();
-        const std::size_t n =
-            co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+        std::size_t n = 0;
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+          // Plain TCP: read the socket itself; the stream's timer layer has nothing to do here.
+          n = co_await conn->stream.socket().async_read_some(buffer.prepare(8192),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+          n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+        }
         conn->idle = false;
         if (ec) break;
         buffer.commit(n);

@@ -27,6 +27,20 @@ TEST(Message, DecodesQueryParameters) {
   EXPECT_FALSE(r.query_params());
 }
 
+TEST(Message, FormDecodesOneValue) {
+  EXPECT_EQ(form_decode("gcl_abc"), "gcl_abc");
+  EXPECT_EQ(form_decode("a+b%20c%2B%3a%3D"), "a b c+:=");
+  EXPECT_EQ(form_decode(""), "");
+  EXPECT_EQ(form_decode("%00"), std::string(1, '\0'));
+  // Bad escapes and unescaped separators are refused.
+  EXPECT_EQ(form_decode("%"), std::nullopt);
+  EXPECT_EQ(form_decode("ab%2"), std::nullopt);
+  EXPECT_EQ(form_decode("%zz"), std::nullopt);
+  EXPECT_EQ(form_decode("%2g"), std::nullopt);
+  EXPECT_EQ(form_decode("a=b"), std::nullopt);
+  EXPECT_EQ(form_decode("a&b"), std::nullopt);
+}
+
 TEST(Message, ErrorResponsesAreJsonWithDescription) {
   Response res = error_response(400, "invalid_request", "username is \"required\".");
   EXPECT_EQ(res.status, 400);
