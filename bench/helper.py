@@ -467,18 +467,34 @@ def oauth_report(path, md_out=None):
         rows.append((label, f"{fmt(a, 0)} /s", f"{fmt(b, 0)} /s {base_label}", fmt(ratio, 2) + "x", target,
                      verdict(None if ratio is None else ok_if(ratio)), errors(*names)))
 
-    row("client_credentials tokens/s (ES256 JWT)", "gh_cc_rps", "peer_cc_jwt_rps", "oidc-provider (ES256 JWT)",
-        ">= 8x", lambda x: x >= 8, ("gh_cc", "peer_cc_jwt"))
-    row("client_credentials tokens/s vs oidc-provider opaque", "gh_cc_rps", "peer_cc_opaque_rps",
-        "oidc-provider (opaque)", "none given", lambda x: True, ("peer_cc_opaque",))
+    def abba_row(label, ours, base, base_label, target, ok_if, names):
+        """Two runs each in ABBA order: the ratio of the sums."""
+        a1, a2, b1, b2 = (num(r, k) for k in ours + base)
+        if None in (a1, a2, b1, b2) or not (b1 + b2):
+            rows.append((label, "?", "?", "?", target, verdict(None), errors(*names)))
+            return None
+        ratio = (a1 + a2) / (b1 + b2)
+        rows.append((label, f"{fmt((a1 + a2) / 2, 0)} /s (runs {fmt(a1, 0)}, {fmt(a2, 0)})",
+                     f"{fmt((b1 + b2) / 2, 0)} /s {base_label} (runs {fmt(b1, 0)}, {fmt(b2, 0)})",
+                     fmt(ratio, 2) + "x", target, verdict(ok_if(ratio)), errors(*names)))
+        return (a1 + a2) / 2
+
+    gh_cc = abba_row("client_credentials tokens/s (ES256 JWT; 2 ABBA pairs)", ("gh_cc_rps", "gh_cc_2_rps"),
+                     ("peer_cc_jwt_rps", "peer_cc_jwt_2_rps"), "oidc-provider (ES256 JWT)", ">= 8x",
+                     lambda x: x >= 8, ("gh_cc", "gh_cc_2", "peer_cc_jwt", "peer_cc_jwt_2"))
+    opaque = num(r, "peer_cc_opaque_rps")
+    ratio = gh_cc / opaque if (gh_cc is not None and opaque) else None
+    rows.append(("client_credentials tokens/s vs oidc-provider opaque", f"{fmt(gh_cc, 0)} /s",
+                 f"{fmt(opaque, 0)} /s oidc-provider (opaque)", fmt(ratio, 2) + "x", "none given",
+                 verdict(None if ratio is None else True), errors("peer_cc_opaque")))
     row("introspection requests/s", "gh_introspect_rps", "peer_introspect_rps", "oidc-provider (opaque token)",
         ">= 10x", lambda x: x >= 10, ("gh_introspect", "peer_introspect"))
-    j1, j2, n1, n2 = (num(r, k) for k in ("gh_jwks_rps", "gh_jwks_2_rps", "nginx_rps", "nginx_after_rps"))
-    if None not in (j1, j2, n1, n2):
-        ratio = (j1 + j2) / (n1 + n2)
-        rows.append(("GET /.well-known/jwks.json requests/s (2 ABBA pairs)", f"{fmt((j1 + j2) / 2, 0)} /s (runs {fmt(j1, 0)}, {fmt(j2, 0)})",
-                     f"{fmt((n1 + n2) / 2, 0)} /s nginx static 200 (runs {fmt(n1, 0)}, {fmt(n2, 0)})",
-                     fmt(ratio, 2) + "x", ">= 0.7x", verdict(ratio >= 0.7), errors("gh_jwks", "gh_jwks_2", "nginx", "nginx_after")))
+    abba_row("GET /.well-known/jwks.json requests/s (2 ABBA pairs)", ("gh_jwks_rps", "gh_jwks_2_rps"),
+             ("nginx_rps", "nginx_after_rps"), "nginx static 200", ">= 0.7x", lambda x: x >= 0.7,
+             ("gh_jwks", "gh_jwks_2", "nginx", "nginx_after"))
+    r["gh_cc_rss_max_kib"] = str(max(num(r, "gh_cc_rss_max_kib") or 0, num(r, "gh_cc_2_rss_max_kib") or 0))
+    r["peer_cc_jwt_rss_max_kib"] = str(max(num(r, "peer_cc_jwt_rss_max_kib") or 0,
+                                           num(r, "peer_cc_jwt_2_rss_max_kib") or 0))
     for label, ours, base, target in (("RSS idle (KiB)", "gatehouse_rss_idle_kib", "peer_rss_idle_kib", "<= 0.2x"),
                                       ("RSS under the token load, max (KiB)", "gh_cc_rss_max_kib",
                                        "peer_cc_jwt_rss_max_kib", "<= 0.2x")):

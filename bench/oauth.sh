@@ -3,7 +3,7 @@
 # set up by bench/peers/oidc-provider/server.mjs) and nginx's static 200, in one run, all on
 # 127.0.0.1 with `wrk -t2 -c64 -d${BENCH_DURATION:-10}s` (bounded; stops by itself):
 #   1. client-credentials tokens/s, ES256 JWT access tokens: Gatehouse vs oidc-provider (JWT and
-#      opaque)
+#      opaque), after a warm-up of each, in two ABBA pairs
 #   2. introspection requests/s: Gatehouse (a JWT from 1) vs oidc-provider (an opaque token, its
 #      /token/introspection)
 #   3. GET /.well-known/jwks.json requests/s vs nginx's static 200 (ABBA: nginx, JWKS, JWKS, nginx)
@@ -101,8 +101,21 @@ token_of() { # URL BASIC FORM -> access_token
 
 # --- 1. client credentials ----------------------------------------------------------------------
 export BENCH_BASIC BENCH_FORM="grant_type=client_credentials&scope=api:read"
+# Neither side is measured cold: 3 s of the same load first, not recorded (node's JIT warms
+# up; so do Gatehouse's caches). Then two pairs in ABBA order (Gatehouse, peer, peer,
+# Gatehouse): the peer's rate wanders by +-15% between runs on this shared machine, and the
+# ratio of the sums of two runs each is steadier than one run against one.
+warm_up() { # URL (BENCH_BASIC set)
+  log "warm-up: wrk -t2 -c64 -d3s $1"
+  wrk -t2 -c64 -d3s -s "$BENCH_DIR/form_post.lua" "$1" >/dev/null 2>&1 || true
+}
+BENCH_BASIC=$GH_BASIC warm_up "$GH/oauth/token"
+BENCH_BASIC=$(peer_basic bench-jwt) warm_up "$PEER/token"
+BENCH_BASIC=$(peer_basic bench-opaque) warm_up "$PEER/token"
 BENCH_BASIC=$GH_BASIC wrk_run gh_cc "$GH_PID" "$GH/oauth/token"
 BENCH_BASIC=$(peer_basic bench-jwt) wrk_run peer_cc_jwt "$PEER_PID" "$PEER/token"
+BENCH_BASIC=$(peer_basic bench-jwt) wrk_run peer_cc_jwt_2 "$PEER_PID" "$PEER/token"
+BENCH_BASIC=$GH_BASIC wrk_run gh_cc_2 "$GH_PID" "$GH/oauth/token"
 BENCH_BASIC=$(peer_basic bench-opaque) wrk_run peer_cc_opaque "$PEER_PID" "$PEER/token"
 
 # --- 2. introspection ---------------------------------------------------------------------------
