@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: deps node-deps build run test unit e2e bench fuzz clean
+.PHONY: deps node-deps build run run-demo test unit e2e bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -17,6 +17,10 @@ build: deps $(BUILD_DIR)/build.ninja
 
 run: build
 	$(BUILD_DIR)/gatehouse serve $(RUN_ARGS)
+
+# The gateway in one minute: gatehouse + nginx (auth_request) + a tiny upstream, on loopback.
+run-demo: build
+	scripts/demo-gateway.sh
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -172,6 +172,8 @@ bool credential_in_memory(Services& services, const Request& request) {
   if (credential->size() < 8) return false;
   std::string scheme = credential->substr(0, 7);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme.starts_with("basic "))
+    return services.authenticator.basic_in_memory(std::string_view(*credential).substr(6));
   if (scheme != "bearer ") return false;
   const std::string_view token = std::string_view(*credential).substr(7);
   return tokens::looks_like_jwt(token) || services.authenticator.api_key_in_memory(token);
@@ -199,7 +201,7 @@ void count_authentication(const authn::Presented& presented, const Result<authn:
 
 }  // namespace
 
-Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {
+Result<authn::Principal, Response> identify(Services& services, const Request& request) {
   authn::Presented presented;
   for (const auto& h : request.headers) {
     if (h.name == "authorization") presented.authorization.push_back(h.value);
@@ -211,22 +213,7 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
   }
   auto principal = services.authenticator.authenticate(presented, context_of(request));
   count_authentication(presented, principal);
-  if (principal) {
-    if (services.rate_policy.enabled) {
-      std::optional<ratelimit::Limit> own;
-      if (!principal->rate_limit.empty()) own = ratelimit::parse_limit(principal->rate_limit);
-      // One buffer per thread: no allocation per request for the limiter key.
-      thread_local std::string key;
-      if (!principal->key_id.empty()) key.assign("key:").append(principal->key_id);
-      else if (!principal->user_id.empty()) key.assign("user:").append(principal->user_id);
-      else key.assign("client:").append(principal->client_id);  // a client's own token
-      if (auto refused = rate_limit(services, request, key,
-                                    ratelimit::limit_for(services.rate_policy, principal->roles, own),
-                                    principal->user_id))
-        return tl::unexpected(std::move(*refused));
-    }
-    return std::move(*principal);
-  }
+  if (principal) return std::move(*principal);
   const auto& error = principal.error();
   switch (error.code) {
     case authn::AuthnErrc::ambiguous: return tl::unexpected(bad_request(error.description));
@@ -242,6 +229,30 @@ Result<authn::Principal, Response> authenticate(Services& services, const Reques
                                                      : std::string(kBearerChallenge));
   if (services.authenticator.settings().basic_enabled) res.add("WWW-Authenticate", std::string(kBasicChallenge));
   return tl::unexpected(std::move(res));
+}
+
+std::optional<Response> rate_limit_principal(Services& services, const Request& request,
+                                             const authn::Principal& principal, const RouteLimit* route_limit) {
+  if (!services.rate_policy.enabled) return std::nullopt;
+  std::optional<ratelimit::Limit> own;
+  if (!principal.rate_limit.empty()) own = ratelimit::parse_limit(principal.rate_limit);
+  // One buffer per thread: no allocation per request for the limiter key.
+  thread_local std::string key;
+  if (!principal.key_id.empty()) key.assign("key:").append(principal.key_id);
+  else if (!principal.user_id.empty()) key.assign("user:").append(principal.user_id);
+  else key.assign("client:").append(principal.client_id);  // a client's own token
+  // A route's own limit is counted apart from the caller's usual one.
+  if (route_limit) key.append("|").append(route_limit->name);
+  return rate_limit(services, request, key,
+                    route_limit ? route_limit->limit : ratelimit::limit_for(services.rate_policy, principal.roles, own),
+                    principal.user_id);
+}
+
+Result<authn::Principal, Response> authenticate(Services& services, const Request& request) {
+  auto principal = identify(services, request);
+  if (!principal) return principal;
+  if (auto refused = rate_limit_principal(services, request, *principal)) return tl::unexpected(std::move(*refused));
+  return principal;
 }
 
 Result<authn::Principal, Response> authorize(Services& services, const Request& request,

@@ -12,6 +12,7 @@
 #include "accounts/accounts.h"
 #include "audit/audit.h"
 #include "authn/authenticator.h"
+#include "authz/route_policy.h"
 #include "core/clock.h"
 #include "core/context.h"
 #include "core/result.h"
@@ -43,6 +44,7 @@ struct Services {
   const ratelimit::Policy& rate_policy;
   oauth::Clients& clients;
   oauth::Provider& provider;
+  const authz::RoutePolicies& policies;  // the gateway's [[policy]] entries (SPEC §10)
 };
 
 RequestContext context_of(const Request& request);
@@ -69,12 +71,25 @@ Result<std::optional<std::string>, Response> query_param(const Request& request,
 // ?limit= as an integer in [1, max] (default when absent), or a 400.
 Result<int, Response> limit_param(const Request& request, int default_limit, int max_limit);
 
-// True when the request's only credential is a JWT bearer token, or an API key this node
-// has cached as valid with its owner: authenticating it reads memory only (key ring,
-// denylist, key and user caches), so a store-free handler may run inline on the network thread.
+// True when the request's only credential is a JWT bearer token, an API key this node has
+// cached as valid with its owner, or Basic credentials whose successful verification is cached:
+// authenticating it reads memory only (key ring, denylist, key, user and Basic caches), so a
+// store-free handler may run inline on the network thread.
 bool credential_in_memory(Services& services, const Request& request);
 
-// Authentication and authorization of the caller: the principal, or the 400/401/403/503.
+// Who the caller is, with no rate limit counted yet: the principal, or the 400/401/429/503.
+Result<authn::Principal, Response> identify(Services& services, const Request& request);
+// A gateway policy's own limit; `name` keeps its counters apart from the caller's usual ones.
+struct RouteLimit {
+  ratelimit::Limit limit;
+  std::string_view name;  // "policy:2"
+};
+// Counts the request against the principal's limit (its key's, its roles' or the default), or
+// against the route's when a gateway policy sets one.
+std::optional<Response> rate_limit_principal(Services& services, const Request& request,
+                                             const authn::Principal& principal,
+                                             const RouteLimit* route_limit = nullptr);
+// Authentication and authorization of the caller: the principal, or the 400/401/403/429/503.
 Result<authn::Principal, Response> authenticate(Services& services, const Request& request);
 Result<authn::Principal, Response> authorize(Services& services, const Request& request,
                                              std::string_view permission);
@@ -104,6 +119,7 @@ void add_api_key_routes(http::Router& router, Services& services);
 void add_client_routes(http::Router& router, Services& services);
 void add_oauth_routes(http::Router& router, Services& services);
 void add_authorize_routes(http::Router& router, Services& services);
+void add_gateway_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
@@ -116,6 +132,7 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_client_routes(router, services);
   add_oauth_routes(router, services);
   add_authorize_routes(router, services);
+  add_gateway_routes(router, services);
 }
 
 }  // namespace gatehouse::api

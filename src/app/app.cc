@@ -9,6 +9,8 @@
 
 #include "api/common.h"
 #include "authn/access_minter.h"
+#include "authz/permissions.h"
+#include "authz/route_policy.h"
 #include "core/log.h"
 #include "crypto/self_signed.h"
 #include "http/router.h"
@@ -114,6 +116,8 @@ class Housekeeper {
 }  // namespace
 
 Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config) {
+  // Custom roles ([roles]) before anything reads permissions: the server and the CLI alike.
+  if (auto roles = authz::configure_roles(config.roles); !roles) return tl::unexpected(roles.error());
   std::unique_ptr<App> app(new App(config));
   auto store = store::open_store(config.storage_url());
   if (!store) return tl::unexpected("storage: " + store.error().message);
@@ -233,11 +237,17 @@ int serve(const config::Config& config) {
   }
   // From here on audit rows are written in batches (see audit/audit.h).
   app.audit().start_background_writer();
+  auto policies = authz::RoutePolicies::compile(config.policies);
+  if (!policies) {  // finalize() checked them already; this is belt and braces
+    std::fprintf(stderr, "gatehouse: %s\n", policies.error().c_str());
+    return 1;
+  }
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
                          .keyring = app.keyring(), .api_keys = app.api_keys(), .limiter = app.limiter(),
-                         .rate_policy = app.rate_policy(), .clients = app.clients(), .provider = app.provider()};
+                         .rate_policy = app.rate_policy(), .clients = app.clients(), .provider = app.provider(),
+                         .policies = *policies};
   api::add_all_routes(router, services);
 
   http::Server server(

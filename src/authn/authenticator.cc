@@ -99,6 +99,21 @@ bool Authenticator::api_key_in_memory(std::string_view key) const {
   return owner && users_.contains(*owner);
 }
 
+bool Authenticator::basic_in_memory(std::string_view encoded) {
+  if (!settings_.basic_enabled || settings_.basic_cache_ttl.count() <= 0) return false;
+  auto decoded = base64_decode(encoded);
+  if (!decoded) return false;
+  const std::string cache_key = crypto::hmac_sha256(cache_key_, *decoded);
+  std::string user_id;
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = basic_cache_.find(cache_key);
+    if (it == basic_cache_.end() || it->second.expires_at <= clock_.now_unix()) return false;
+    user_id = it->second.user_id;
+  }
+  return users_.contains(user_id);
+}
+
 Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
   auto claims = access_tokens_.verify(token);
   if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);

@@ -63,6 +63,9 @@ class Authenticator {
   // True when authenticating this API key would read memory only and succeed: the key and its
   // owner are both cached (so a handler may run it on a network thread).
   bool api_key_in_memory(std::string_view key) const;
+  // The same for HTTP Basic (the part after "Basic "): a fresh entry of the cache of successful
+  // verifications, its user cached. A miss means argon2id, which never runs on a network thread.
+  bool basic_in_memory(std::string_view encoded);
   const AuthnSettings& settings() const { return settings_; }
 
  private:

@@ -207,12 +207,76 @@ Result<std::string, std::string> read_secret_file(const std::string& var, const 
   return content;
 }
 
+Result<std::vector<std::string>, std::string> string_list(const toml::node& node, const std::string& where) {
+  const auto* array = node.as_array();
+  if (!array) return Err(where + ": expected an array of strings");
+  std::vector<std::string> out;
+  for (const auto& item : *array) {
+    if (!item.is_string()) return Err(where + ": expected an array of strings");
+    out.push_back(item.as_string()->get());
+  }
+  return out;
+}
+
+// [roles]: name = ["permission", ...].
+Result<void, std::string> read_roles(const toml::node& node, Config& config) {
+  const auto* table = node.as_table();
+  if (!table) return Err("config file: [roles] must be a table of role = [\"permission\", ...]");
+  for (const auto& [name, value] : *table) {
+    auto permissions = string_list(value, "config file: roles." + std::string(name.str()));
+    if (!permissions) return Err(permissions.error());
+    config.roles.push_back(authz::CustomRole{std::string(name.str()), std::move(*permissions)});
+  }
+  return {};
+}
+
+// [[policy]] entries: path, methods, require, anonymous, rate_limit.
+Result<void, std::string> read_policies(const toml::node& node, Config& config) {
+  const auto* array = node.as_array();
+  if (!array) return Err("config file: policy must be written as [[policy]] entries");
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const std::string where = "config file: policy[" + std::to_string(i) + "]";
+    const auto* entry = (*array)[i].as_table();
+    if (!entry) return Err(where + ": expected a table ([[policy]])");
+    authz::PolicySpec spec;
+    bool has_path = false;
+    for (const auto& [name, value] : *entry) {
+      const std::string key(name.str());
+      if (key == "path") {
+        if (!value.is_string()) return Err(where + ".path: expected a string such as \"/api/orders/*\"");
+        spec.path = value.as_string()->get();
+        has_path = true;
+      } else if (key == "methods" || key == "require") {
+        auto list = string_list(value, where + "." + key);
+        if (!list) return Err(list.error());
+        (key == "methods" ? spec.methods : spec.require) = std::move(*list);
+      } else if (key == "anonymous") {
+        if (!value.is_boolean()) return Err(where + ".anonymous: expected true or false");
+        spec.anonymous = value.as_boolean()->get();
+      } else if (key == "rate_limit") {
+        if (!value.is_string()) return Err(where + ".rate_limit: expected a string such as \"100/minute\"");
+        spec.rate_limit = value.as_string()->get();
+      } else {
+        return Err(where + ": unknown key \"" + key + "\" (expected path, methods, require, anonymous, rate_limit)");
+      }
+    }
+    if (!has_path) return Err(where + ": path is required");
+    config.policies.push_back(std::move(spec));
+  }
+  return {};
+}
+
 Result<Config, std::string> load_impl(const toml::table* file, const Overrides& overrides, EnvLookup env) {
   Config config;
   if (file) {
     for (const auto& [section, node] : *file) {
-      const auto* table = node.as_table();
       const std::string section_name(section.str());
+      if (section_name == "roles" || section_name == "policy") {
+        auto ok = section_name == "roles" ? read_roles(node, config) : read_policies(node, config);
+        if (!ok) return Err(ok.error());
+        continue;
+      }
+      const auto* table = node.as_table();
       if (!table) return Err("config file: [" + section_name + "] must be a table");
       for (const auto& [name, value] : *table) {
         const std::string key_name(name.str());
@@ -337,6 +401,8 @@ Result<void, std::string> finalize(Config& c) {
   for (const auto& entry : c.ratelimit.roles)
     if (!ratelimit::parse_role_limit(entry))
       return Err("ratelimit.roles: expected role = \"N/period\" entries, got \"" + entry + "\"");
+  if (auto ok = authz::validate_roles(c.roles); !ok) return Err(ok.error());
+  if (auto ok = authz::RoutePolicies::compile(c.policies); !ok) return Err(ok.error());
   if (c.lockout.max_failures < 1 || c.lockout.max_failures > 1000)
     return Err("lockout.max_failures: expected 1 to 1000");
   if (c.lockout.ip_max_failures < 1 || c.lockout.ip_max_failures > 1000000)

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "authz/permissions.h"
+#include "authz/route_policy.h"
 #include "core/result.h"
 
 namespace gatehouse::config {
@@ -138,6 +140,10 @@ struct Config {
   AuditConfig audit{};
   AdminConfig admin{};
   LogConfig log{};
+  // [roles]: custom role = ["permission", ...] (SPEC §7). TOML only.
+  std::vector<authz::CustomRole> roles{};
+  // [[policy]]: the gateway's route policies for /auth/check, in order (SPEC §10). TOML only.
+  std::vector<authz::PolicySpec> policies{};
 
   // Derived once by finalize(): never set directly.
   std::string listen_host{};

@@ -95,6 +95,11 @@ std::string form_encode(std::string_view text) {
   return out;
 }
 
+Response& Response::remove(std::string_view name) {
+  std::erase_if(headers, [&](const Header& h) { return iequals(h.name, name); });
+  return *this;
+}
+
 Response& Response::set(std::string name, std::string value) {
   for (auto& h : headers) {
     if (iequals(h.name, name)) {

@@ -56,6 +56,8 @@ struct Response {
   Response& set(std::string name, std::string value);
   // Adds another header of that name (e.g. a second WWW-Authenticate challenge).
   Response& add(std::string name, std::string value);
+  // Drops every header of that name.
+  Response& remove(std::string_view name);
   const std::string* header(std::string_view name) const;
 };
 

@@ -21,6 +21,9 @@ bool is_param(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name...}" as the last segment: one or more remaining segments, captured with their '/'s.
+bool is_rest(const std::string& segment) { return is_param(segment) && segment.ends_with("...}"); }
+
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Execution execution, Handler handler,
@@ -38,11 +41,16 @@ RouteMatch Router::match(Request& request) const {
   const auto segments = split_path(request.path);
   RouteMatch result;
   for (const auto& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
+    const bool rest = !route.segments.empty() && is_rest(route.segments.back());
+    if (rest ? segments.size() < route.segments.size() : route.segments.size() != segments.size()) continue;
     std::vector<std::pair<std::string, std::string>> params;
     bool matched = true;
-    for (std::size_t i = 0; i < segments.size() && matched; ++i) {
-      if (is_param(route.segments[i])) {
+    for (std::size_t i = 0; i < route.segments.size() && matched; ++i) {
+      if (rest && i + 1 == route.segments.size()) {
+        std::string tail = segments[i];
+        for (std::size_t j = i + 1; j < segments.size(); ++j) tail.append("/").append(segments[j]);
+        params.emplace_back(route.segments[i].substr(1, route.segments[i].size() - 5), std::move(tail));
+      } else if (is_param(route.segments[i])) {
         if (segments[i].empty()) matched = false;
         else params.emplace_back(route.segments[i].substr(1, route.segments[i].size() - 2), segments[i]);
       } else if (route.segments[i] != segments[i]) {

@@ -39,6 +39,8 @@ struct RouteMatch {
 
 class Router {
  public:
+  // Pattern segments are literal, "{name}" (one non-empty segment) or, as the last one,
+  // "{name...}" (one or more segments, captured with their '/'s).
   void add(std::string method, std::string pattern, Execution execution, Handler handler,
            InlinePredicate inline_when = {});
   // Fills request.params on a match.

@@ -49,8 +49,15 @@ class ApiTest : public ::testing::Test {
   testing::ServiceGraph g_;
   ratelimit::Limiter limiter_{g_.clock};
   ratelimit::Policy rate_policy_{};
+  // The gateway's policies (/auth/check), in order: first match wins.
+  authz::RoutePolicies policies_ = *authz::RoutePolicies::compile({
+      {.path = "/public/**", .methods = {}, .require = {}, .anonymous = true, .rate_limit = {}},
+      {.path = "/api/orders/*", .methods = {"GET"}, .require = {"profile:read"}, .anonymous = false, .rate_limit = {}},
+      {.path = "/api/admin/**", .methods = {}, .require = {"users:write"}, .anonymous = false, .rate_limit = {}},
+      {.path = "/api/limited", .methods = {}, .require = {}, .anonymous = false, .rate_limit = "2/minute"},
+  });
   Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring,
-                     g_.api_keys, limiter_, rate_policy_, g_.clients, g_.provider};
+                     g_.api_keys, limiter_, rate_policy_, g_.clients, g_.provider, policies_};
   http::Router router_;
 };
 
@@ -171,7 +178,7 @@ TEST_F(ApiTest, OnlyCredentialsHeldInMemoryMayRunInline) {
   EXPECT_TRUE(in_memory(req({{"authorization", "Bearer aaa.bbb.ccc"}})));
   EXPECT_TRUE(in_memory(req({{"authorization", "bearer aaa.bbb.ccc"}})));
   EXPECT_FALSE(in_memory(req({{"authorization", "Bearer gat_opaque"}})));
-  EXPECT_FALSE(in_memory(req({{"authorization", "Basic YTpi"}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Basic YTpi"}})));  // never verified
   EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}, {"x-api-key", "k"}})));
   EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}, {"authorization", "Bearer d.e.f"}})));
   EXPECT_FALSE(in_memory(req({{"authorization", "Bearer a.b.c"}}, "api_key=x")));
@@ -188,6 +195,17 @@ TEST_F(ApiTest, OnlyCredentialsHeldInMemoryMayRunInline) {
   EXPECT_TRUE(in_memory(req({{"x-api-key", issued->key}})));
   EXPECT_TRUE(in_memory(req({{"authorization", "Bearer " + issued->key}})));
   EXPECT_FALSE(in_memory(req({{"x-api-key", issued->key}, {"authorization", "Bearer a.b.c"}})));
+  // Basic: only once a verification of exactly these credentials is cached (and its user).
+  const std::string basic = "Basic " + base64_encode("keyowner:password-1");
+  EXPECT_FALSE(in_memory(req({{"authorization", basic}})));
+  ASSERT_FALSE(g_.authenticator.authenticate(
+      authn::Presented{.authorization = {"Basic " + base64_encode("keyowner:wrong-password")}}, {}));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Basic " + base64_encode("keyowner:wrong-password")}})))
+      << "failures are never cached";
+  ASSERT_TRUE(g_.authenticator.authenticate(authn::Presented{.authorization = {basic}}, {}));
+  EXPECT_TRUE(in_memory(req({{"authorization", basic}})));
+  EXPECT_TRUE(in_memory(req({{"authorization", "basic " + base64_encode("keyowner:password-1")}})));
+  EXPECT_FALSE(in_memory(req({{"authorization", "Basic " + base64_encode("keyowner:password-2")}})));
 }
 
 // SPEC §7: a credential's scopes only narrow. A scoped key that may write keys cannot mint or
@@ -227,6 +245,107 @@ TEST_F(ApiTest, ScopedCredentialsCannotWidenThroughKeys) {
 TEST_F(ApiTest, HealthAndReadiness) {
   EXPECT_EQ(call("GET", "/healthz").body, R"({"status":"ok"})");
   EXPECT_EQ(call("GET", "/readyz").status, 200);
+}
+
+// /auth/check (SPEC §10), driven as nginx's auth_request would: the original request in
+// X-Original-Method / X-Original-URI, its credentials as this request's headers.
+
+TEST_F(ApiTest, AuthCheckFollowsTheFirstMatchingPolicyAndDeniesByDefault) {
+  const auto check = [&](const std::string& method, const std::string& uri, std::vector<http::Header> headers = {}) {
+    headers.push_back({"x-original-method", method});
+    headers.push_back({"x-original-uri", uri});
+    auto res = call("GET", "/auth/check", {}, std::move(headers));
+    EXPECT_EQ(res.body, "") << method << " " << uri;  // a proxy passes status and headers only
+    EXPECT_EQ(res.header("Content-Type"), nullptr) << method << " " << uri;
+    return res;
+  };
+  // Anonymous route: no credential needed.
+  auto anonymous = check("GET", "/public/docs/index.html?x=1");
+  EXPECT_EQ(anonymous.status, 200);
+  EXPECT_EQ(*anonymous.header("X-Auth-Method"), "anonymous");
+  // No policy matches: denied before any credential is looked at.
+  EXPECT_EQ(check("GET", "/elsewhere").status, 403);
+  EXPECT_EQ(check("POST", "/api/orders/12").status, 403);  // the orders policy is GET only
+  // A protected route without a credential: 401 with the challenges a proxy passes on.
+  auto missing = check("GET", "/api/orders/12");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(*missing.header("WWW-Authenticate"), R"(Bearer realm="gatehouse")");
+
+  const auto alice = g_.add_user("alice", "password-1");
+  const std::string token = login("alice", "password-1");
+  auto ok = check("GET", "/api/orders/12", {{"authorization", "Bearer " + token}});
+  ASSERT_EQ(ok.status, 200);
+  EXPECT_EQ(*ok.header("X-Auth-Subject"), alice.id);
+  EXPECT_EQ(*ok.header("X-Auth-Username"), "alice");
+  EXPECT_EQ(*ok.header("X-Auth-Method"), "opaque");  // the test graph issues opaque tokens
+  EXPECT_NE(ok.header("X-Auth-Scopes")->find("profile:read"), std::string::npos);
+  EXPECT_EQ(ok.header("X-Auth-Key-Id"), nullptr);
+  EXPECT_EQ(ok.header("X-Auth-Client-Id"), nullptr);
+  // "*" is one segment: deeper paths do not match the orders policy.
+  EXPECT_EQ(check("GET", "/api/orders/12/items", {{"authorization", "Bearer " + token}}).status, 403);
+  // Authenticated but lacking the policy's permission: 403 insufficient_scope, audited.
+  auto denied = check("DELETE", "/api/admin/users/1", {{"authorization", "Bearer " + token}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(*denied.header("WWW-Authenticate"), R"(Bearer error="insufficient_scope", scope="users:write")");
+  EXPECT_TRUE(g_.audited("authz.denied"));
+  // Basic works the same way, without a bearer challenge on the 403.
+  const std::string basic = "Basic " + base64_encode("alice:password-1");
+  auto by_basic = check("GET", "/api/orders/7", {{"authorization", basic}});
+  EXPECT_EQ(by_basic.status, 200);
+  EXPECT_EQ(*by_basic.header("X-Auth-Method"), "basic");
+  auto basic_denied = check("GET", "/api/admin/x", {{"authorization", basic}});
+  EXPECT_EQ(basic_denied.status, 403);
+  EXPECT_EQ(basic_denied.header("WWW-Authenticate"), nullptr);
+  // A wrong token: 401 invalid_token.
+  auto wrong = check("GET", "/api/orders/12", {{"authorization", "Bearer gat_wrong"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(*wrong.header("WWW-Authenticate"), R"(Bearer realm="gatehouse", error="invalid_token")");
+}
+
+TEST_F(ApiTest, AuthCheckNormalizesThePathBeforeMatching) {
+  g_.add_user("bob", "password-1");
+  const std::vector<http::Header> auth = {{"authorization", "Bearer " + login("bob", "password-1")}};
+  const auto status = [&](const std::string& uri) {
+    auto headers = auth;
+    headers.push_back({"x-original-method", "GET"});
+    headers.push_back({"x-original-uri", uri});
+    return call("GET", "/auth/check", {}, headers).status;
+  };
+  EXPECT_EQ(status("/api/orders/12"), 200);
+  // Dot segments and doubled slashes cannot walk a request past a stricter policy.
+  EXPECT_EQ(status("/public/../api/admin/x"), 403);
+  EXPECT_EQ(status("/public/%2e%2e/api/admin/x"), 403);
+  EXPECT_EQ(status("//api//admin/x"), 403);
+  EXPECT_EQ(status("/api/orders/./12"), 200);
+  EXPECT_EQ(status("/api/%6Frders/12"), 200);  // an encoded unreserved character is the character
+  // Refused outright: an encoded '/', a climb above the root, a bad escape, no URI at all.
+  EXPECT_EQ(status("/api/orders%2F12"), 400);
+  EXPECT_EQ(status("/../etc/passwd"), 400);
+  EXPECT_EQ(status("/api/orders/%zz"), 400);
+  EXPECT_EQ(call("GET", "/auth/check", {}, auth).status, 400);
+}
+
+TEST_F(ApiTest, AuthCheckTakesTraefikHeadersAndRouteRateLimits) {
+  g_.add_user("carol", "password-1");
+  const std::string token = login("carol", "password-1");
+  const auto check = [&](const std::string& uri) {
+    return call("GET", "/auth/check", {},
+                {{"authorization", "Bearer " + token}, {"x-forwarded-method", "get"}, {"x-forwarded-uri", uri}});
+  };
+  EXPECT_EQ(check("/api/orders/1").status, 200);
+  // Envoy's path_prefix form: the suffix is ignored, the X-Original-* headers decide.
+  auto envoy = call("GET", "/auth/check/anything/else", {},
+                    {{"authorization", "Bearer " + token}, {"x-original-method", "GET"},
+                     {"x-original-uri", "/api/admin/x"}});
+  EXPECT_EQ(envoy.status, 403);
+  // The route's own limit (2/minute), counted apart from carol's usual one.
+  EXPECT_EQ(check("/api/limited").status, 200);
+  EXPECT_EQ(check("/api/limited").status, 200);
+  auto refused = check("/api/limited");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.header("Retry-After"), nullptr);
+  EXPECT_EQ(refused.body, "");
+  EXPECT_EQ(check("/api/orders/1").status, 200);
 }
 
 }  // namespace

@@ -22,6 +22,29 @@ TEST(Permissions, UnionOfRolesIsSortedAndUnique) {
   EXPECT_EQ(permissions_for({"user", "admin"}), all_permissions());
 }
 
+TEST(Permissions, CustomRolesFromTheConfig) {
+  ASSERT_TRUE(configure_roles({{"support", {"orders:read", "tickets:write", "orders:read"}},
+                               {"auditor", {"audit:read"}}}));
+  EXPECT_TRUE(is_known_role("support"));
+  EXPECT_EQ(permissions_for({"support"}), (std::vector<std::string>{"orders:read", "tickets:write"}));
+  EXPECT_EQ(permissions_for({"support", "auditor"}),
+            (std::vector<std::string>{"audit:read", "orders:read", "tickets:write"}));
+  // Their permissions become known ones (API key scopes may name them), and admin holds them too.
+  EXPECT_TRUE(has_permission(all_permissions(), "orders:read"));
+  EXPECT_TRUE(has_permission(permissions_for({"admin"}), "tickets:write"));
+  EXPECT_FALSE(has_permission(permissions_for({"user"}), "orders:read"));
+  // Refused: redefining a built-in role, a name twice, malformed names.
+  EXPECT_FALSE(configure_roles({{"admin", {"x"}}}));
+  EXPECT_FALSE(configure_roles({{"a", {}}, {"a", {}}}));
+  EXPECT_FALSE(configure_roles({{"bad name", {}}}));
+  EXPECT_FALSE(configure_roles({{"ok", {"has space"}}}));
+  EXPECT_FALSE(validate_roles({{"", {}}}));
+  EXPECT_TRUE(is_known_role("support"));  // a refused configuration changes nothing
+  ASSERT_TRUE(configure_roles({}));
+  EXPECT_FALSE(is_known_role("support"));
+  EXPECT_FALSE(has_permission(all_permissions(), "orders:read"));
+}
+
 TEST(Permissions, KnownRoles) {
   EXPECT_TRUE(is_known_role("admin"));
   EXPECT_TRUE(is_known_role("user"));

@@ -103,6 +103,53 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheExpectedForm) {
   EXPECT_NE(syntax.error().find("line 1"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsCustomRolesAndGatewayPolicies) {
+  auto c = load(R"(
+[roles]
+support = ["orders:read", "tickets:write"]
+
+[[policy]]
+path = "/api/orders/*"
+methods = ["GET"]
+require = ["orders:read"]
+rate_limit = "100/minute"
+
+[[policy]]
+path = "/public/**"
+anonymous = true
+)");
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->roles.size(), 1u);
+  EXPECT_EQ(c->roles[0].name, "support");
+  EXPECT_EQ(c->roles[0].permissions, (std::vector<std::string>{"orders:read", "tickets:write"}));
+  ASSERT_EQ(c->policies.size(), 2u);
+  EXPECT_EQ(c->policies[0].path, "/api/orders/*");
+  EXPECT_EQ(c->policies[0].methods, (std::vector<std::string>{"GET"}));
+  EXPECT_EQ(c->policies[0].require, (std::vector<std::string>{"orders:read"}));
+  EXPECT_EQ(c->policies[0].rate_limit, "100/minute");
+  EXPECT_FALSE(c->policies[0].anonymous);
+  EXPECT_TRUE(c->policies[1].anonymous);
+}
+
+TEST_F(ConfigTest, BadPoliciesAndRolesAreRefusedAtStartByName) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[[policy]]\npath = \"/a\"\nrequires = [\"x\"]\n", "policy[0]: unknown key \"requires\""},
+      {"[[policy]]\nmethods = [\"GET\"]\n", "policy[0]: path is required"},
+      {"[[policy]]\npath = \"/ok\"\n[[policy]]\npath = \"/a/**b\"\n", "policy[1]: path \"/a/**b\""},
+      {"[[policy]]\npath = \"/a\"\nmethods = \"GET\"\n", "policy[0].methods: expected an array of strings"},
+      {"[[policy]]\npath = \"/a\"\nanonymous = \"yes\"\n", "policy[0].anonymous: expected true or false"},
+      {"[[policy]]\npath = \"/a\"\nrate_limit = \"fast\"\n", "policy[0]: rate_limit"},
+      {"[policy]\npath = \"/a\"\n", "[[policy]] entries"},
+      {"[roles]\nadmin = [\"x\"]\n", "roles.admin: a built-in role cannot be redefined"},
+      {"[roles]\nsupport = \"orders:read\"\n", "roles.support: expected an array of strings"},
+  };
+  for (const auto& [toml, expected] : cases) {
+    auto c = load(toml);
+    ASSERT_FALSE(c) << toml;
+    EXPECT_NE(c.error().find(expected), std::string::npos) << c.error();
+  }
+}
+
 TEST_F(ConfigTest, ApiKeyPrefixIsCheckedAgainstTheTokenPrefixes) {
   auto defaults = load("");
   ASSERT_TRUE(defaults);

@@ -29,6 +29,22 @@ TEST(Router, MatchesLiteralsAndParameters) {
   EXPECT_EQ(router.match(list).route->pattern, "/api/users");
 }
 
+TEST(Router, ARestParameterTakesTheRemainingSegments) {
+  Router router;
+  router.add("GET", "/auth/check", Execution::blocking_pool, named("exact"));
+  router.add("GET", "/auth/check/{rest...}", Execution::blocking_pool, named("rest"));
+  auto exact = request("GET", "/auth/check");
+  EXPECT_EQ(router.match(exact).route->pattern, "/auth/check");
+  auto one = request("GET", "/auth/check/api");
+  EXPECT_EQ(router.match(one).route->pattern, "/auth/check/{rest...}");
+  EXPECT_EQ(one.param("rest"), "api");
+  auto deep = request("GET", "/auth/check/api/orders/1");
+  EXPECT_EQ(router.match(deep).route->pattern, "/auth/check/{rest...}");
+  EXPECT_EQ(deep.param("rest"), "api/orders/1");
+  auto other = request("GET", "/auth/checks/x");
+  EXPECT_EQ(router.match(other).route, nullptr);
+}
+
 TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
   Router router;
   router.add("GET", "/x/{id}", Execution::blocking_pool, named("get"));

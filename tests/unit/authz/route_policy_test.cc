@@ -1,0 +1,107 @@
+#include "authz/route_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::authz {
+namespace {
+
+bool glob(std::string_view pattern, std::string_view path) {
+  auto g = PathGlob::compile(pattern);
+  EXPECT_TRUE(g) << pattern;
+  return g && g->matches(path);
+}
+
+TEST(RoutePolicy, StarIsOneSegmentAndDoubleStarAnyDepth) {
+  EXPECT_TRUE(glob("/api/orders/*", "/api/orders/12"));
+  EXPECT_FALSE(glob("/api/orders/*", "/api/orders/12/items"));
+  EXPECT_FALSE(glob("/api/orders/*", "/api/orders"));
+  EXPECT_TRUE(glob("/api/orders/*", "/api/orders/"));  // '*' may match an empty segment
+  EXPECT_TRUE(glob("/api/**", "/api"));
+  EXPECT_TRUE(glob("/api/**", "/api/a/b/c"));
+  EXPECT_FALSE(glob("/api/**", "/apis/a"));
+  EXPECT_TRUE(glob("/**", "/"));
+  EXPECT_TRUE(glob("/**", "/anything/at/all"));
+  EXPECT_TRUE(glob("/api/**/items", "/api/items"));
+  EXPECT_TRUE(glob("/api/**/items", "/api/a/b/items"));
+  EXPECT_FALSE(glob("/api/**/items", "/api/a/b/items/1"));
+  EXPECT_TRUE(glob("/files/*.png", "/files/cat.png"));
+  EXPECT_FALSE(glob("/files/*.png", "/files/cat.png/x"));
+  EXPECT_FALSE(glob("/files/*.png", "/files/cat.jpg"));
+  EXPECT_TRUE(glob("/a/*/c", "/a/b/c"));
+  EXPECT_TRUE(glob("/exact", "/exact"));
+  EXPECT_FALSE(glob("/exact", "/exact/"));
+  EXPECT_FALSE(glob("/exact", "/Exact"));  // paths are case-sensitive
+}
+
+TEST(RoutePolicy, RefusesWhatIsNotAGlob) {
+  for (const char* bad : {"", "api/*", "/api/**x", "/a**/b", "/api/?", "/api/[ab]", "/api/{a,b}", "/a/../b",
+                          "/a/./b", "/a\\b"}) {
+    auto g = PathGlob::compile(bad);
+    EXPECT_FALSE(g) << bad;
+  }
+}
+
+TEST(RoutePolicy, FirstMatchWinsAndMethodsFilter) {
+  auto policies = RoutePolicies::compile({
+      {.path = "/api/orders/*", .methods = {"GET", "HEAD"}, .require = {"orders:read"}, .anonymous = false, .rate_limit = {}},
+      {.path = "/api/orders/*", .methods = {}, .require = {"orders:write"}, .anonymous = false, .rate_limit = {}},
+      {.path = "/api/**", .methods = {}, .require = {}, .anonymous = false, .rate_limit = "10/minute"},
+      {.path = "/health", .methods = {"GET"}, .require = {}, .anonymous = true, .rate_limit = {}},
+  });
+  ASSERT_TRUE(policies) << policies.error();
+  EXPECT_EQ(policies->size(), 4u);
+  EXPECT_EQ(policies->match("GET", "/api/orders/1")->index, 0u);
+  EXPECT_EQ(policies->match("HEAD", "/api/orders/1")->index, 0u);
+  EXPECT_EQ(policies->match("DELETE", "/api/orders/1")->index, 1u);
+  EXPECT_EQ(policies->match("GET", "/api/customers/1")->index, 2u);
+  EXPECT_EQ(policies->match("GET", "/health")->index, 3u);
+  EXPECT_EQ(policies->match("POST", "/health"), nullptr);  // deny by default
+  EXPECT_EQ(policies->match("GET", "/other"), nullptr);
+  EXPECT_TRUE(RoutePolicies::compile({})->empty());
+}
+
+TEST(RoutePolicy, CompileNamesTheEntryAndTheProblem) {
+  const auto error_of = [](PolicySpec spec) {
+    auto p = RoutePolicies::compile({{.path = "/ok", .methods = {}, .require = {}, .anonymous = true, .rate_limit = {}},
+                                     std::move(spec)});
+    return p ? std::string() : p.error();
+  };
+  EXPECT_NE(error_of({.path = "nope"}).find("policy[1]: path \"nope\" must start with '/'"), std::string::npos);
+  EXPECT_NE(error_of({.path = "/a", .methods = {"get"}}).find("unknown method \"get\""), std::string::npos);
+  EXPECT_NE(error_of({.path = "/a", .methods = {}, .require = {"a b"}}).find("require"), std::string::npos);
+  EXPECT_NE(error_of({.path = "/a", .methods = {}, .require = {"x"}, .anonymous = true}).find("contradict"),
+            std::string::npos);
+  EXPECT_NE(error_of({.path = "/a", .methods = {}, .require = {}, .anonymous = false, .rate_limit = "lots"})
+                .find("rate_limit"),
+            std::string::npos);
+}
+
+TEST(RoutePolicy, NormalizesRequestPaths) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"/", "/"},
+      {"/a/b", "/a/b"},
+      {"/a/b/", "/a/b/"},
+      {"/a/b?x=/../y#f", "/a/b"},
+      {"//a///b", "/a/b"},
+      {"/a/./b", "/a/b"},
+      {"/a/b/..", "/a/"},
+      {"/a/b/../c", "/a/c"},
+      {"/a/%2e%2E/c", "/c"},
+      {"/%7Euser/%41", "/~user/A"},
+      {"/a%20b", "/a%20b"},    // a reserved or other escape stays encoded
+      {"/a%3fb", "/a%3Fb"},    // upper-cased
+      {"/caf%C3%A9", "/caf%C3%A9"},
+  };
+  for (const auto& [in, out] : cases) {
+    auto got = normalize_request_path(in);
+    ASSERT_TRUE(got) << in << ": " << got.error();
+    EXPECT_EQ(*got, out) << in;
+  }
+  for (const char* bad : {"", "a/b", "/..", "/a/../..", "/%2e%2e/x", "/a%2fb", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00",
+                          "/a%", "/a%4", "/a%g0", "/a\tb", "/a\nb"}) {
+    EXPECT_FALSE(normalize_request_path(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace gatehouse::authz
