@@ -37,6 +37,7 @@ test: unit e2e
 bench: build
 	./bench/run.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_OAUTH:-1}" = 0 ] || ./bench/oauth.sh $(abspath $(BUILD_DIR))
+	@[ "$${BENCH_GATEWAY:-1}" = 0 ] || ./bench/gateway.sh $(abspath $(BUILD_DIR))
 
 fuzz:
 	@echo "fuzz targets arrive with the JWS codec (issue 3)"; exit 1

@@ -14,6 +14,8 @@
   helper.py cpubusy [SECONDS]                  percent of all CPUs busy over SECONDS (default 1)
   helper.py rss PID                            print VmRSS of PID in KiB
   helper.py report RESULTS [MARKDOWN_OUT]      print the summary table (and write it as markdown)
+  helper.py oauth-report RESULTS [MD_OUT]      the same for bench/oauth.sh
+  helper.py gateway-report RESULTS [MD_OUT]    the same for bench/gateway.sh
 """
 import json
 import math
@@ -516,6 +518,56 @@ def oauth_report(path, md_out=None):
             f.write(text + "\n")
 
 
+def gateway_report(path, md_out=None):
+    """The tables of bench/gateway.sh: /auth/check over nginx's static 200, and through nginx."""
+    r = load(path)
+    rows = []
+
+    def errors(*names):
+        return "; ".join(f"{n}: non-2xx {r.get(n + '_non2xx', '?')}, socket {r.get(n + '_sockerr', '?')}" for n in names)
+
+    n1, n2 = num(r, "nginx_rps"), num(r, "nginx_after_rps")
+    nginx = (n1 + n2) / 2 if n1 and n2 else None
+    for label, key, target in (("/auth/check, ES256 JWT (verified-token cache warm)", "jwt", 0.5),
+                               ("/auth/check, API key", "api_key", 0.5),
+                               ("/auth/check, Basic, verification cache on (60 s)", "basic", None),
+                               ("/auth/check, Basic, cache off (argon2id every request)", "basic_nocache", None)):
+        v = num(r, key + "_rps")
+        ratio = v / nginx if (v is not None and nginx) else None
+        rows.append((label, f"{fmt(v, 0)} /s", f"{fmt(nginx, 0)} /s nginx static 200 (runs {fmt(n1, 0)}, {fmt(n2, 0)})",
+                     fmt(ratio, 3) + "x", f">= {target}x" if target else "none given",
+                     verdict(None if ratio is None else (ratio >= target if target else True)), errors(key)))
+    for conns, suffix in ((64, ""), (8, "_c8")):
+        base = num(r, ("nginx" if conns == 64 else "nginx_c8") + "_p99_us")
+        for label, key in (("JWT", "jwt"), ("API key", "api_key")):
+            v = num(r, key + suffix + "_p99_us")
+            ratio = v / base if (v is not None and base) else None
+            rows.append((f"p99 latency at {conns} connections, {label}", f"{fmt(v, 0)} us", f"{fmt(base, 0)} us nginx static 200",
+                         fmt(ratio, 2) + "x", "<= 2x", verdict(None if ratio is None else ratio <= 2),
+                         errors(key + suffix)))
+    a1, a2, p1, p2 = (num(r, k + "_rps") for k in ("front_auth", "front_auth_2", "front_plain", "front_plain_2"))
+    if None not in (a1, a2, p1, p2):
+        ratio = (a1 + a2) / (p1 + p2)
+        rows.append(("through nginx: auth_request -> gatehouse -> upstream (API key; 2 ABBA pairs)",
+                     f"{fmt((a1 + a2) / 2, 0)} /s (runs {fmt(a1, 0)}, {fmt(a2, 0)})",
+                     f"{fmt((p1 + p2) / 2, 0)} /s the same nginx proxying without auth (runs {fmt(p1, 0)}, {fmt(p2, 0)})",
+                     fmt(ratio, 3) + "x", ">= 0.4x", verdict(ratio >= 0.4),
+                     errors("front_auth", "front_auth_2", "front_plain", "front_plain_2")))
+    verify = num(r, "verify_es256_per_s")
+    rows.append(("uncached ES256 JWT verification, in process (verify_jws/ES256, one thread)", f"{fmt(verify, 0)} /s",
+                 "-", "-", "reported beside", verdict(None if verify is None else True), ""))
+    head = ("Figure", "Gatehouse", "Baseline (same run)", "Ratio", "Target", "Result", "Errors")
+    title = (f"Gatehouse gateway benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
+             f"load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}")
+    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in row_) + " |" for row_ in rows]
+    text = "\n".join(lines)
+    print(text)
+    if md_out:
+        with open(md_out, "w") as f:
+            f.write(text + "\n")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -538,6 +590,8 @@ def main(argv):
         cpubusy(*args)
     elif cmd == "rss":
         print(proc_status(int(args[0]), "VmRSS"))
+    elif cmd == "gateway-report":
+        gateway_report(args[0], args[1] if len(args) > 1 else None)
     elif cmd == "oauth-report":
         oauth_report(args[0], args[1] if len(args) > 1 else None)
     elif cmd == "report":

@@ -1,4 +1,4 @@
-# bench/lib.sh: what the benchmark scripts share (sourced by run.sh and oauth.sh). The caller
+# bench/lib.sh: what the benchmark scripts share (sourced by run.sh, oauth.sh and gateway.sh). The caller
 # sets WORK (a temp dir), RESULTS (a file in it), GATEHOUSE (the binary) and BENCH_PASSWORD,
 # and keeps STARTED_PIDS=() for the processes it starts; cleanup stops exactly those.
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -90,12 +90,14 @@ record_wrk() {
 
 # Starts `gatehouse serve` on DATA_DIR with the extra VAR=value settings; sets STARTED_PID and
 # STARTED_BASE (its URL) once the listening line is out.
+# Extra `serve` arguments (e.g. --config FILE) come from the array SERVE_ARGS, if set.
 start_gatehouse() { # NAME DATA_DIR [VAR=value...]
   local name=$1 dir=$2 i
   shift 2
   mkdir -p "$dir"
   : >"$WORK/$name.stdout"  # exists before the background child opens it: sed reads it at once
   env "$@" GATEHOUSE_ADMIN_PASSWORD="$BENCH_PASSWORD" "$GATEHOUSE" serve --listen 127.0.0.1:0 --data-dir "$dir" \
+    ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} \
     >"$WORK/$name.stdout" 2>"$WORK/$name.stderr" </dev/null &
   STARTED_PID=$!
   STARTED_PIDS+=("$STARTED_PID")

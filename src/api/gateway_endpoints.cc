@@ -117,12 +117,13 @@ Response check(Services& services, const Request& request) {
   return bodiless(std::move(res));
 }
 
-// Store-free when no credential is needed, or the credential verifies from memory.
+// Store-free when the request carries no credential (anonymous, denied or 401 alike: all
+// decided from memory) or one that verifies from memory. Policies are not matched here: the
+// handler does that once.
 bool check_in_memory(Services& services, const Request& request) {
-  auto target = target_of(request);
-  if (!target) return true;
-  const authz::RoutePolicy* policy = services.policies.match(target->method, target->path);
-  return !policy || policy->spec.anonymous || credential_in_memory(services, request);
+  for (const auto& h : request.headers)
+    if (h.name == "authorization" || h.name == "x-api-key") return credential_in_memory(services, request);
+  return request.query.find("api_key") == std::string::npos;
 }
 
 }  // namespace

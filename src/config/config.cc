@@ -30,6 +30,7 @@ struct Key {
                std::function<std::vector<std::string>&(Config&)>, std::function<int&(Config&)>>
       target;
   bool secret{false};
+  bool zero_allowed{false};  // durations: 0 means "off" for this key
 
   std::string path() const { return section + "." + name; }
   std::string env_name() const {
@@ -42,6 +43,13 @@ struct Key {
 template <class T>
 Key key(std::string section, std::string name, std::function<T&(Config&)> target, bool secret = false) {
   return Key{std::move(section), std::move(name), std::move(target), secret};
+}
+
+// A duration where 0 switches the feature off.
+Key duration_or_off(std::string section, std::string name, std::function<seconds&(Config&)> target) {
+  Key k = key<seconds>(std::move(section), std::move(name), std::move(target));
+  k.zero_allowed = true;
+  return k;
 }
 
 const std::vector<Key>& keys() {
@@ -82,7 +90,7 @@ const std::vector<Key>& keys() {
       key<std::int64_t>("accounts", "argon2_iterations",
                         [](Config& c) -> std::int64_t& { return c.accounts.argon2_iterations; }),
       key<bool>("auth", "basic", [](Config& c) -> bool& { return c.auth.basic; }),
-      key<seconds>("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
+      duration_or_off("auth", "basic_cache_ttl", [](Config& c) -> seconds& { return c.auth.basic_cache_ttl; }),
       key<S>("api_keys", "prefix", [](Config& c) -> S& { return c.api_keys.prefix; }),
       key<bool>("api_keys", "allow_query_param", [](Config& c) -> bool& { return c.api_keys.allow_query_param; }),
       key<bool>("ratelimit", "enabled", [](Config& c) -> bool& { return c.ratelimit.enabled; }),
@@ -160,6 +168,13 @@ Result<void, std::string> assign(Config& config, const Key& k, const Raw& raw) {
           slot = static_cast<T>(*v);
         } else if constexpr (std::is_same_v<T, seconds>) {
           std::optional<seconds> v;
+          const bool zero = raw.node ? (raw.node->is_integer() && raw.node->as_integer()->get() == 0) ||
+                                           (raw.node->is_string() && raw.node->as_string()->get() == "0")
+                                     : raw.text == "0";
+          if (k.zero_allowed && zero) {
+            slot = seconds{0};
+            return {};
+          }
           if (raw.node) {
             if (raw.node->is_integer() && raw.node->as_integer()->get() > 0)
               v = parse_duration(std::to_string(raw.node->as_integer()->get()));
@@ -168,7 +183,9 @@ Result<void, std::string> assign(Config& config, const Key& k, const Raw& raw) {
           } else {
             v = parse_duration(raw.text);
           }
-          if (!v) return fail("a positive duration: integer seconds or a string like \"30s\", \"15m\", \"1h\", \"30d\"");
+          if (!v)
+            return fail(k.zero_allowed ? "0 (off) or a positive duration: integer seconds or a string like \"30s\", \"15m\""
+                                       : "a positive duration: integer seconds or a string like \"30s\", \"15m\", \"1h\", \"30d\"");
           slot = *v;
         } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
           std::vector<std::string> out;

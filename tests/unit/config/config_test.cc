@@ -131,6 +131,20 @@ anonymous = true
   EXPECT_TRUE(c->policies[1].anonymous);
 }
 
+TEST_F(ConfigTest, BasicCacheMayBeSwitchedOffWithZero) {
+  auto c = load("[auth]\nbasic_cache_ttl = 0\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->auth.basic_cache_ttl, std::chrono::seconds{0});
+  env_["GATEHOUSE_AUTH_BASIC_CACHE_TTL"] = "0";
+  EXPECT_EQ(load("")->auth.basic_cache_ttl, std::chrono::seconds{0});
+  env_["GATEHOUSE_AUTH_BASIC_CACHE_TTL"] = "2m";
+  EXPECT_EQ(load("")->auth.basic_cache_ttl, std::chrono::seconds{120});
+  env_.clear();
+  // Elsewhere 0 is still refused: an access token that lives 0 s is a typo.
+  EXPECT_FALSE(load("[tokens]\naccess_ttl = 0\n"));
+  EXPECT_FALSE(load("[auth]\nbasic_cache_ttl = -1\n"));
+}
+
 TEST_F(ConfigTest, BadPoliciesAndRolesAreRefusedAtStartByName) {
   const std::pair<const char*, const char*> cases[] = {
       {"[[policy]]\npath = \"/a\"\nrequires = [\"x\"]\n", "policy[0]: unknown key \"requires\""},
