@@ -455,13 +455,18 @@ def report(path, md_out=None):
                 f.write("| " + " | ".join(str(c) for c in row) + " |\n")
 
 
+def wrk_errors(r, *names):
+    """The error counts of the named wrk runs, for a table's Errors column."""
+    return "; ".join(f"{n}: non-2xx {r.get(n + '_non2xx', '?')}, socket {r.get(n + '_sockerr', '?')}" for n in names)
+
+
 def oauth_report(path, md_out=None):
     """The table of bench/oauth.sh: Gatehouse's OAuth figures over oidc-provider's and nginx's."""
     r = load(path)
     rows = []
 
     def errors(*names):
-        return "; ".join(f"{n}: non-2xx {r.get(n + '_non2xx', '?')}, socket {r.get(n + '_sockerr', '?')}" for n in names)
+        return wrk_errors(r, *names)
 
     def row(label, ours, base, base_label, target, ok_if, names):
         a, b = num(r, ours), num(r, base)
@@ -506,9 +511,15 @@ def oauth_report(path, md_out=None):
                      verdict(None if ratio is None else ratio <= 0.2), ""))
     n, n2 = num(r, "nginx_rps"), num(r, "nginx_after_rps")
     drift = f"nginx before/after: {fmt(n, 0)} / {fmt(n2, 0)} req/s" if n and n2 else ""
+    emit_table(f"Gatehouse OAuth benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
+               f"peer {r.get('peer', '?')}; load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}; {drift}",
+               rows, md_out)
+
+
+def emit_table(title, rows, md_out=None):
+    """Prints the title and a markdown table of (figure, ours, baseline, ratio, target, result,
+    errors) rows, and writes the same to md_out when given."""
     head = ("Figure", "Gatehouse", "Baseline (same run)", "Ratio", "Target", "Result", "Errors")
-    title = (f"Gatehouse OAuth benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
-             f"peer {r.get('peer', '?')}; load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}; {drift}")
     lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in row_) + " |" for row_ in rows]
     text = "\n".join(lines)
@@ -524,7 +535,7 @@ def gateway_report(path, md_out=None):
     rows = []
 
     def errors(*names):
-        return "; ".join(f"{n}: non-2xx {r.get(n + '_non2xx', '?')}, socket {r.get(n + '_sockerr', '?')}" for n in names)
+        return wrk_errors(r, *names)
 
     n1, n2 = num(r, "nginx_rps"), num(r, "nginx_after_rps")
     nginx = (n1 + n2) / 2 if n1 and n2 else None
@@ -556,16 +567,8 @@ def gateway_report(path, md_out=None):
     verify = num(r, "verify_es256_per_s")
     rows.append(("uncached ES256 JWT verification, in process (verify_jws/ES256, one thread)", f"{fmt(verify, 0)} /s",
                  "-", "-", "reported beside", verdict(None if verify is None else True), ""))
-    head = ("Figure", "Gatehouse", "Baseline (same run)", "Ratio", "Target", "Result", "Errors")
-    title = (f"Gatehouse gateway benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
-             f"load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}")
-    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in row_) + " |" for row_ in rows]
-    text = "\n".join(lines)
-    print(text)
-    if md_out:
-        with open(md_out, "w") as f:
-            f.write(text + "\n")
+    emit_table(f"Gatehouse gateway benchmark, {r.get('date', '?')} - {r.get('nproc', '?')} CPUs; tree {r.get('source', '?')}; "
+               f"load {r.get('loadavg_start', '?')} -> {r.get('loadavg_end', '?')}", rows, md_out)
 
 
 def main(argv):
