@@ -11,10 +11,23 @@
 namespace gatehouse::api {
 namespace {
 
-// nginx sends X-Original-*, Traefik X-Forwarded-* (Envoy: whichever its config adds).
-const std::string* original(const Request& request, std::string_view nginx_name, std::string_view traefik_name) {
-  if (const std::string* v = request.header(nginx_name)) return v;
-  return request.header(traefik_name);
+// nginx sends X-Original-*, Traefik X-Forwarded-*. One family per request, never a mix: a
+// proxy that copies the client's headers onto the check (Traefik does) would otherwise let the
+// client's own X-Original-URI stand in for the real one.
+struct OriginalHeaders {
+  const std::string* method{nullptr};
+  const std::string* uri{nullptr};
+};
+
+Result<OriginalHeaders, Response> original_headers(const Request& request) {
+  const OriginalHeaders nginx{request.header("x-original-method"), request.header("x-original-uri")};
+  const OriginalHeaders traefik{request.header("x-forwarded-method"), request.header("x-forwarded-uri")};
+  const bool has_nginx = nginx.method || nginx.uri, has_traefik = traefik.method || traefik.uri;
+  if (has_nginx && has_traefik)
+    return tl::unexpected(bad_request(
+        "Both X-Original-* and X-Forwarded-Method/Uri are present; the proxy must send one family and drop the "
+        "client's copies."));
+  return has_nginx ? nginx : traefik;
 }
 
 // A proxy passes the status and headers on; a JSON body would only be thrown away.
@@ -30,13 +43,13 @@ struct Target {
 };
 
 Result<Target, Response> target_of(const Request& request) {
-  const std::string* uri = original(request, "x-original-uri", "x-forwarded-uri");
-  if (!uri)
+  auto original = original_headers(request);
+  if (!original) return tl::unexpected(std::move(original.error()));
+  if (!original->uri)
     return tl::unexpected(bad_request("Send the original request's URI in X-Original-URI (nginx) or X-Forwarded-Uri."));
-  auto path = authz::normalize_request_path(*uri);
+  auto path = authz::normalize_request_path(*original->uri);
   if (!path) return tl::unexpected(bad_request(path.error()));
-  const std::string* method = original(request, "x-original-method", "x-forwarded-method");
-  Target target{.method = method ? *method : request.method, .path = std::move(*path)};
+  Target target{.method = original->method ? *original->method : request.method, .path = std::move(*path)};
   for (auto& c : target.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return target;
 }
@@ -58,17 +71,26 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
-Response allowed(const authn::Principal& principal) {
+// Every identity header, empty where it does not apply: a proxy that copies the answer's
+// X-Auth-* headers onto the upstream request then replaces every one a client may have sent.
+Response identity(std::string subject, std::string username, std::string_view method, std::string scopes,
+                  std::string key_id, std::string client_id) {
   Response res{.status = 200, .headers = {}, .body = {}};
   res.headers.reserve(6);
-  res.add("X-Auth-Subject", principal.subject);
-  if (!principal.username.empty()) res.add("X-Auth-Username", principal.username);
-  res.add("X-Auth-Method", std::string(authn::method_name(principal.method)));
-  res.add("X-Auth-Scopes", joined(principal.user_id.empty() ? principal.scopes : principal.permissions));
-  if (!principal.key_id.empty()) res.add("X-Auth-Key-Id", principal.key_id);
-  if (!principal.client_id.empty() && principal.client_id != tokens::kFirstPartyClient)
-    res.add("X-Auth-Client-Id", principal.client_id);
+  res.add("X-Auth-Subject", std::move(subject));
+  res.add("X-Auth-Username", std::move(username));
+  res.add("X-Auth-Method", std::string(method));
+  res.add("X-Auth-Scopes", std::move(scopes));
+  res.add("X-Auth-Key-Id", std::move(key_id));
+  res.add("X-Auth-Client-Id", std::move(client_id));
   return res;
+}
+
+Response allowed(const authn::Principal& principal) {
+  const bool own_client = !principal.client_id.empty() && principal.client_id != tokens::kFirstPartyClient;
+  return identity(principal.subject, principal.username, authn::method_name(principal.method),
+                  joined(principal.user_id.empty() ? principal.scopes : principal.permissions), principal.key_id,
+                  own_client ? principal.client_id : std::string());
 }
 
 Response check(Services& services, const Request& request) {
@@ -83,15 +105,16 @@ Response check(Services& services, const Request& request) {
     route_limit = RouteLimit{*ratelimit::parse_limit(policy->spec.rate_limit), limit_name};
 
   if (policy->spec.anonymous) {
-    // Nobody to count but the client's address.
+    // Nobody to count but the client's address, in a bucket of its own (not the one its
+    // logins count against).
     if (services.rate_policy.enabled && !request.remote_ip.empty()) {
-      std::string key = "ip:" + request.remote_ip;
+      std::string key = "gw:ip:" + request.remote_ip;
       if (route_limit) key.append("|").append(limit_name);
       if (auto refused = rate_limit(services, request, key,
                                     route_limit ? route_limit->limit : services.rate_policy.default_limit, {}))
         return bodiless(std::move(*refused));
     }
-    return Response{.status = 200, .headers = {{"X-Auth-Method", "anonymous"}}, .body = {}};
+    return identity({}, {}, "anonymous", {}, {}, {});
   }
 
   auto principal = identify(services, request);

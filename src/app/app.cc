@@ -242,6 +242,10 @@ int serve(const config::Config& config) {
     std::fprintf(stderr, "gatehouse: %s\n", policies.error().c_str());
     return 1;
   }
+  if (!config.policies.empty() && config.server.trusted_proxies.empty())
+    log::warn("gateway policies are set but server.trusted_proxies is empty: behind a proxy every client has the "
+              "proxy's address, for rate limits, lockout and the audit log alike (docs/gateway.md)",
+              {});
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),

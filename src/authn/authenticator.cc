@@ -108,9 +108,14 @@ bool Authenticator::basic_in_memory(std::string_view encoded) {
   {
     std::lock_guard lock(cache_mutex_);
     auto it = basic_cache_.find(cache_key);
-    if (it == basic_cache_.end() || it->second.expires_at <= clock_.now_unix()) return false;
+    // A second of margin: the entry must still be fresh when the handler reads it a moment
+    // later, or the handler would fall through to argon2id on the network thread.
+    if (it == basic_cache_.end() || it->second.expires_at <= clock_.now_unix() + 1) return false;
     user_id = it->second.user_id;
   }
+  // A locked user goes the slow way like any failure, so timing does not tell a cached
+  // (right) password from a wrong one during a lockout.
+  if (accounts_.lockout().known_wait("user:" + user_id) > 0) return false;
   return users_.contains(user_id);
 }
 
@@ -125,8 +130,11 @@ Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
     client.scopes = tokens::split_scope(claims->scope);
     return client;
   }
-  auto principal = principal_for(claims->sub, oauth ? Method::oauth : Method::jwt, claims->sid,
-                                 claims->has_scope ? &claims->scope : nullptr);
+  auto principal = claims->scope_list
+                       ? principal_for(claims->sub, oauth ? Method::oauth : Method::jwt, claims->sid,
+                                       claims->scope_list.get())
+                       : principal_for(claims->sub, oauth ? Method::oauth : Method::jwt, claims->sid,
+                                       claims->has_scope ? &claims->scope : nullptr);
   if (!principal) {
     principal.error().bearer_presented = true;
     return principal;
@@ -236,18 +244,29 @@ Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, con
 Result<Principal, AuthnError> Authenticator::principal_for(const std::string& user_id, Method method,
                                                            std::string session_id, const std::string* scope,
                                                            std::string key_id) {
+  if (!scope) {
+    const std::vector<std::string>* none = nullptr;
+    return principal_for(user_id, method, std::move(session_id), none, std::move(key_id));
+  }
+  const std::vector<std::string> granted = tokens::split_scope(*scope);
+  return principal_for(user_id, method, std::move(session_id), &granted, std::move(key_id));
+}
+
+Result<Principal, AuthnError> Authenticator::principal_for(const std::string& user_id, Method method,
+                                                           std::string session_id,
+                                                           const std::vector<std::string>* granted,
+                                                           std::string key_id) {
   auto found = users_.get(user_id);
   if (!found) return fail(AuthnErrc::unavailable, "The user store is unavailable; try again shortly.");
   if (!*found) return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
   const auto& user = *found;
   if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
   std::vector<std::string> permissions = authz::permissions_for(user->roles);
-  std::vector<std::string> granted;
-  if (scope) {
+  if (granted) {
     // Scopes narrow what the user may do now; a role removed since issue is gone at once.
-    granted = tokens::split_scope(*scope);
     std::vector<std::string> narrowed;
-    std::set_intersection(permissions.begin(), permissions.end(), granted.begin(), granted.end(),
+    narrowed.reserve(std::min(permissions.size(), granted->size()));
+    std::set_intersection(permissions.begin(), permissions.end(), granted->begin(), granted->end(),
                           std::back_inserter(narrowed));
     permissions = std::move(narrowed);
   }
@@ -264,7 +283,7 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
                    .client_id = method == Method::basic || method == Method::api_key
                                     ? std::string()
                                     : std::string(tokens::kFirstPartyClient),
-                   .scopes = std::move(granted)};
+                   .scopes = granted ? *granted : std::vector<std::string>{}};
 }
 
 }  // namespace gatehouse::authn

@@ -77,6 +77,9 @@ class Authenticator {
   // narrows the user's permissions: it can never widen them.
   Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id,
                                               const std::string* scope = nullptr, std::string key_id = {});
+  // The same with the scope already split, sorted and unique (a verified JWT's scope_list).
+  Result<Principal, AuthnError> principal_for(const std::string& user_id, Method method, std::string session_id,
+                                              const std::vector<std::string>* granted, std::string key_id = {});
 
   struct CachedBasic {
     std::string user_id;

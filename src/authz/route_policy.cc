@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/utf8.h"
 #include "ratelimit/limiter.h"
 
 namespace gatehouse::authz {
@@ -42,18 +43,22 @@ bool segment_matches(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-bool segments_match(const std::vector<std::string>& pattern, std::size_t p, const std::vector<std::string_view>& path,
-                    std::size_t s) {
-  for (; p < pattern.size(); ++p, ++s) {
-    if (pattern[p] == "**") {
-      // Zero or more whole segments: try every split (patterns are short).
-      for (std::size_t rest = s; rest <= path.size(); ++rest)
-        if (segments_match(pattern, p + 1, path, rest)) return true;
-      return false;
+// Dynamic programming over (pattern segment, path segment): O(pattern × path) whatever the
+// number of "**" (a backtracking matcher is polynomial in the path per "**", and the path
+// comes from the client). can[p][s]: pattern[p..] matches path[s..].
+bool segments_match(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path) {
+  const std::size_t m = pattern.size(), n = path.size();
+  std::vector<char> next(n + 1, 0), here(n + 1, 0);
+  next[n] = 1;  // the empty pattern matches only the empty rest
+  for (std::size_t p = m; p-- > 0;) {
+    const bool any_depth = pattern[p] == "**";
+    here[n] = any_depth && next[n];
+    for (std::size_t s = n; s-- > 0;) {
+      here[s] = any_depth ? (next[s] || here[s + 1]) : (next[s + 1] && segment_matches(pattern[p], path[s]));
     }
-    if (s >= path.size() || !segment_matches(pattern[p], path[s])) return false;
+    std::swap(here, next);
   }
-  return s == path.size();
+  return next[0] != 0;
 }
 
 int hex_value(char c) {
@@ -85,6 +90,7 @@ Result<PathGlob, std::string> PathGlob::compile(std::string_view pattern) {
       return unexpected("path \"" + std::string(pattern) + "\": ** must be a whole segment, as in /api/**");
     if (segment == "." || segment == "..")
       return unexpected("path \"" + std::string(pattern) + "\" has a dot segment; write the path it stands for");
+    if (segment == "**" && !glob.segments_.empty() && glob.segments_.back() == "**") continue;  // same thing
     glob.segments_.emplace_back(segment);
   }
   return glob;
@@ -92,7 +98,7 @@ Result<PathGlob, std::string> PathGlob::compile(std::string_view pattern) {
 
 bool PathGlob::matches(std::string_view normalized_path) const {
   if (normalized_path.empty() || normalized_path.front() != '/') return false;
-  return segments_match(segments_, 0, split_segments(normalized_path), 0);
+  return segments_match(segments_, split_segments(normalized_path));
 }
 
 Result<RoutePolicies, std::string> RoutePolicies::compile(const std::vector<PolicySpec>& specs) {
@@ -130,15 +136,20 @@ const RoutePolicy* RoutePolicies::match(std::string_view method, std::string_vie
 Result<std::string, std::string> normalize_request_path(std::string_view uri) {
   uri = uri.substr(0, uri.find_first_of("?#"));
   if (uri.empty() || uri.front() != '/') return unexpected(std::string("The original URI must be a path starting with '/'."));
-  // Decode what may be decoded; keep every other escape as sent (upper-cased).
-  std::string decoded;
+  // Decode what may be decoded; keep every other escape as sent (upper-cased). `bytes` is the
+  // fully decoded path, kept only to check it is UTF-8.
+  std::string decoded, bytes;
   decoded.reserve(uri.size());
   for (std::size_t i = 0; i < uri.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(uri[i]);
-    if (c < 0x20 || c == 0x7F) return unexpected(std::string("The original URI has a control character."));
+    if (c < 0x20 || c >= 0x7F) return unexpected(std::string("The original URI has a control or non-ASCII byte."));
     if (c == '\\') return unexpected(std::string("The original URI has a backslash."));
+    // Servlet containers and others read ";..." as a path parameter and drop it ("/a;x/b" is
+    // /a/b, "..;" is ".."): a path that means different things upstream and here is refused.
+    if (c == ';') return unexpected(std::string("The original URI has a ';' (path parameters are refused)."));
     if (c != '%') {
       decoded.push_back(static_cast<char>(c));
+      bytes.push_back(static_cast<char>(c));
       continue;
     }
     const int hi = i + 2 < uri.size() ? hex_value(uri[i + 1]) : -1;
@@ -147,6 +158,7 @@ Result<std::string, std::string> normalize_request_path(std::string_view uri) {
     const auto byte = static_cast<unsigned char>(hi * 16 + lo);
     if (byte == '/' || byte == '\\') return unexpected(std::string("The original URI has an encoded '/' or '\\'."));
     if (byte == 0) return unexpected(std::string("The original URI has an encoded NUL."));
+    bytes.push_back(static_cast<char>(byte));
     if (unreserved(byte)) {
       decoded.push_back(static_cast<char>(byte));
     } else {
@@ -157,12 +169,26 @@ Result<std::string, std::string> normalize_request_path(std::string_view uri) {
     }
     i += 2;
   }
+  // Encoded bytes must spell UTF-8: overlong forms ("%C0%AE" for '.') and stray bytes are how
+  // some servers have been walked past their own checks.
+  for (std::size_t i = 0; i < bytes.size();) {
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence_length(bytes, i);
+    if (n == 0) return unexpected(std::string("The original URI's escapes are not UTF-8."));
+    i += n;
+  }
   // Segments, with empty ones (a run of '/') dropped and dot segments resolved (RFC 3986 §5.2.4).
   std::vector<std::string_view> out;
   bool trailing_slash = false;
   for (auto segment : split_segments(decoded)) {
     trailing_slash = segment.empty() || segment == "." || segment == "..";
     if (segment.empty() || segment == ".") continue;
+    // Windows and IIS drop trailing dots ("admin." is admin): refused rather than guessed at.
+    if (segment.back() == '.' && segment != "..")
+      return unexpected(std::string("The original URI has a segment ending in '.'."));
     if (segment == "..") {
       if (out.empty()) return unexpected(std::string("The original URI climbs above the root."));
       out.pop_back();

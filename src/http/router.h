@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "http/message.h"
@@ -48,6 +49,8 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  // Literal patterns (no parameters) to the routes registered under them, by index.
+  std::unordered_map<std::string, std::vector<std::size_t>> literal_;
 };
 
 }  // namespace gatehouse::http

@@ -94,6 +94,7 @@ Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view tok
   }
   auto claims = verify_uncached(token);
   if (!claims) return claims;
+  if (claims->has_scope) claims->scope_list = std::make_shared<const std::vector<std::string>>(split_scope(claims->scope));
   {
     std::unique_lock lock(verified_mutex_);
     if (verified_.size() >= kMaxVerified) verified_.clear();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <shared_mutex>
 #include <unordered_map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ struct AccessClaims {
   std::string username{};
   std::string scope{};  // space-separated
   bool has_scope{false};  // absent: the owner's permissions, not narrowed
+  // The scope split, sorted and unique: made once by verify() and shared by the cached copies.
+  std::shared_ptr<const std::vector<std::string>> scope_list{};
   std::vector<std::string> roles{};
   std::int64_t exp{0};
   std::int64_t iat{0};

@@ -128,10 +128,25 @@ def test_anonymous_route_needs_no_credential_and_unmatched_paths_are_denied(gate
     assert through(gateway, "/", bearer(gateway["token"])).status_code == 403
 
 
+FORGED = {"X-Auth-Subject": "admin-id", "X-Auth-Username": "admin", "X-Auth-Method": "jwt",
+          "X-Auth-Scopes": "users:write", "X-Auth-Key-Id": "victim-key", "X-Auth-Client-Id": "victim-client"}
+
+
 def test_clients_cannot_smuggle_identity_headers(gateway):
-    r = through(gateway, "/public/x", {"X-Auth-Subject": "admin-id", "X-Auth-Method": "jwt"})
+    r = through(gateway, "/public/x", FORGED)
     assert r.status_code == 200
-    assert "subject= " in r.text and "method=anonymous" in r.text
+    assert r.text.startswith("upstream: GET /public/x subject= username= method=anonymous "), r.text
+    assert 'scopes="" key_id= client_id=\n' in r.text, r.text
+    r = through(gateway, "/api/orders/1", {**FORGED, "X-API-Key": gateway["key"]})
+    assert r.status_code == 200
+    assert f"subject={gateway['sam']['id']} username={gateway['sam']['username']} method=api_key " in r.text, r.text
+    assert "client_id=\n" in r.text and "key_id=victim-key" not in r.text, r.text
+
+
+def test_client_copies_of_the_other_header_family_change_nothing(gateway):
+    # nginx sets X-Original-* and drops any X-Forwarded-Uri/Method the client sent.
+    r = through(gateway, "/api/admin/users", {"X-Forwarded-Uri": "/public/x", "X-Forwarded-Method": "GET"})
+    assert r.status_code == 401
 
 
 def test_encoded_traversal_does_not_escape_a_stricter_policy(gateway):
@@ -139,6 +154,9 @@ def test_encoded_traversal_does_not_escape_a_stricter_policy(gateway):
     r = through(gateway, "/public/%2e%2e/api/admin/users", bearer(gateway["token"]))
     assert r.status_code == 403
     assert through(gateway, "/public/..%2fapi/admin/users").status_code == 400  # an encoded '/'
+    # What a servlet container would read as /api/admin/users: refused, not let through.
+    assert through(gateway, "/public/..;/api/admin/users").status_code == 400
+    assert through(gateway, "/api/admin./users", bearer(gateway["token"])).status_code == 400
 
 
 def test_keepalive_pool_serves_many_checks(gateway):

@@ -263,6 +263,8 @@ TEST_F(ApiTest, AuthCheckFollowsTheFirstMatchingPolicyAndDeniesByDefault) {
   auto anonymous = check("GET", "/public/docs/index.html?x=1");
   EXPECT_EQ(anonymous.status, 200);
   EXPECT_EQ(*anonymous.header("X-Auth-Method"), "anonymous");
+  for (const char* name : {"X-Auth-Subject", "X-Auth-Username", "X-Auth-Scopes", "X-Auth-Key-Id", "X-Auth-Client-Id"})
+    EXPECT_EQ(*anonymous.header(name), "") << name;
   // No policy matches: denied before any credential is looked at.
   EXPECT_EQ(check("GET", "/elsewhere").status, 403);
   EXPECT_EQ(check("POST", "/api/orders/12").status, 403);  // the orders policy is GET only
@@ -279,8 +281,9 @@ TEST_F(ApiTest, AuthCheckFollowsTheFirstMatchingPolicyAndDeniesByDefault) {
   EXPECT_EQ(*ok.header("X-Auth-Username"), "alice");
   EXPECT_EQ(*ok.header("X-Auth-Method"), "opaque");  // the test graph issues opaque tokens
   EXPECT_NE(ok.header("X-Auth-Scopes")->find("profile:read"), std::string::npos);
-  EXPECT_EQ(ok.header("X-Auth-Key-Id"), nullptr);
-  EXPECT_EQ(ok.header("X-Auth-Client-Id"), nullptr);
+  // All six identity headers, empty where they do not apply (so a proxy overwrites them all).
+  EXPECT_EQ(*ok.header("X-Auth-Key-Id"), "");
+  EXPECT_EQ(*ok.header("X-Auth-Client-Id"), "");
   // "*" is one segment: deeper paths do not match the orders policy.
   EXPECT_EQ(check("GET", "/api/orders/12/items", {{"authorization", "Bearer " + token}}).status, 403);
   // Authenticated but lacking the policy's permission: 403 insufficient_scope, audited.
@@ -333,6 +336,16 @@ TEST_F(ApiTest, AuthCheckTakesTraefikHeadersAndRouteRateLimits) {
                 {{"authorization", "Bearer " + token}, {"x-forwarded-method", "get"}, {"x-forwarded-uri", uri}});
   };
   EXPECT_EQ(check("/api/orders/1").status, 200);
+  // Never a mix of the two families: a client's own X-Original-URI copied next to Traefik's
+  // X-Forwarded-Uri must not decide what is checked.
+  auto mixed = call("GET", "/auth/check", {},
+                    {{"x-forwarded-method", "GET"}, {"x-forwarded-uri", "/api/admin/users"},
+                     {"x-original-uri", "/public/x"}});
+  EXPECT_EQ(mixed.status, 400);
+  auto mixed_method = call("GET", "/auth/check", {},
+                           {{"authorization", "Bearer " + token}, {"x-forwarded-method", "DELETE"},
+                            {"x-forwarded-uri", "/api/orders/1"}, {"x-original-method", "GET"}});
+  EXPECT_EQ(mixed_method.status, 400);
   // Envoy's path_prefix form: the suffix is ignored, the X-Original-* headers decide.
   auto envoy = call("GET", "/auth/check/anything/else", {},
                     {{"authorization", "Bearer " + token}, {"x-original-method", "GET"},

@@ -33,6 +33,15 @@ TEST(RoutePolicy, StarIsOneSegmentAndDoubleStarAnyDepth) {
   EXPECT_FALSE(glob("/exact", "/Exact"));  // paths are case-sensitive
 }
 
+TEST(RoutePolicy, ManyDoubleStarsStayLinearInThePath) {
+  // A backtracking matcher takes time polynomial in the path per "**"; the path is the client's.
+  std::string path = "/files";
+  for (int i = 0; i < 4000; ++i) path += "/raw";
+  EXPECT_FALSE(glob("/files/**/raw/**/raw/**/raw/**/x", path));
+  EXPECT_TRUE(glob("/files/**/raw/**/raw/**/raw/**/x", path + "/x"));
+  EXPECT_TRUE(glob("/**/**/**", path));  // consecutive ** are one
+}
+
 TEST(RoutePolicy, RefusesWhatIsNotAGlob) {
   for (const char* bad : {"", "api/*", "/api/**x", "/a**/b", "/api/?", "/api/[ab]", "/api/{a,b}", "/a/../b",
                           "/a/./b", "/a\\b"}) {
@@ -98,7 +107,11 @@ TEST(RoutePolicy, NormalizesRequestPaths) {
     EXPECT_EQ(*got, out) << in;
   }
   for (const char* bad : {"", "a/b", "/..", "/a/../..", "/%2e%2e/x", "/a%2fb", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00",
-                          "/a%", "/a%4", "/a%g0", "/a\tb", "/a\nb"}) {
+                          "/a%", "/a%4", "/a%g0", "/a\tb", "/a\nb",
+                          // read differently by common upstreams: path parameters, trailing dots,
+                          // bytes that are not UTF-8 (overlong '.', stray continuation), raw non-ASCII
+                          "/a;x/b", "/public/..;/api/admin", "/api/admin./users", "/api/admin%2E/users", "/a...",
+                          "/a%C0%AE%C0%AE/b", "/a%FF", "/a%80", "/caf\xc3\xa9"}) {
     EXPECT_FALSE(normalize_request_path(bad)) << bad;
   }
 }

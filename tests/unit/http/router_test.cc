@@ -45,6 +45,27 @@ TEST(Router, ARestParameterTakesTheRemainingSegments) {
   EXPECT_EQ(router.match(other).route, nullptr);
 }
 
+TEST(Router, TheFirstRegisteredRouteWinsWhateverItsShape) {
+  Router router;
+  router.add("GET", "/api/users/{id}", Execution::blocking_pool, named("param"));
+  router.add("GET", "/api/users/me", Execution::blocking_pool, named("literal-shadowed"));
+  router.add("POST", "/api/users/me", Execution::blocking_pool, named("literal-post"));
+  router.add("GET", "/api/keys", Execution::blocking_pool, named("keys"));
+  router.add("GET", "/api/{what}", Execution::blocking_pool, named("later-param"));
+  auto me = request("GET", "/api/users/me");
+  EXPECT_EQ(router.match(me).route->pattern, "/api/users/{id}");  // registered first
+  EXPECT_EQ(me.param("id"), "me");
+  auto post = request("POST", "/api/users/me");
+  EXPECT_EQ(router.match(post).route->pattern, "/api/users/me");
+  auto keys = request("GET", "/api/keys");
+  EXPECT_EQ(router.match(keys).route->pattern, "/api/keys");  // the literal came first
+  auto put = request("PUT", "/api/keys");
+  auto m = router.match(put);
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.allow, "GET");  // /api/keys and /api/{what}, listed once
+}
+
 TEST(Router, DistinguishesNotFoundFromMethodNotAllowed) {
   Router router;
   router.add("GET", "/x/{id}", Execution::blocking_pool, named("get"));
