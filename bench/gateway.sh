@@ -9,7 +9,7 @@
 #      same upstream without auth (an API key)
 #   4. the uncached JWT verification rate, in process (bench/jws_bench verify_jws/ES256)
 # Gatehouse runs the policies of scripts/demo-gatehouse.toml (GET /api/orders/* needs
-# orders:read); the caller is the admin (who holds every permission), the key its own.
+# orders:read); the caller is an ordinary user with that permission (see below).
 # Usage: ./bench/gateway.sh <abs build dir>   (make bench runs it; BENCH_GATEWAY=0 skips it)
 # Only processes started here are stopped, by PID. BENCH_KEEP_TMP=1 keeps the work dir.
 set -euo pipefail
@@ -59,10 +59,20 @@ GH=$STARTED_BASE
 GH_PID=$STARTED_PID
 SERVER_PID=$GH_PID
 "$PY" "$HELPER" wait-port "${GH##*:}" 10
-BENCH_TOKEN=$("$PY" "$HELPER" login "$GH")
+# The caller: an ordinary API consumer, not the admin. User "bench" (roles user and support:
+# five permissions, so its login JWT carries five scopes), its API key scoped to orders:read,
+# and Basic with its password. Secrets travel in request bodies and the environment only.
+ADMIN_TOKEN=$("$PY" "$HELPER" login "$GH")
+USER_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+json_field() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+printf '{"username":"bench","password":"%s","roles":["user","support"]}' "$USER_PASSWORD" |
+  curl -fsS "$GH/api/users" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d @- >/dev/null
+BENCH_TOKEN=$(printf '{"username":"bench","password":"%s"}' "$USER_PASSWORD" |
+  curl -fsS "$GH/auth/login" -H 'Content-Type: application/json' -d @- | json_field access_token)
 export BENCH_TOKEN
-BENCH_KEY=$("$PY" "$HELPER" apikey "$GH")
-BASIC=$(printf 'admin:%s' "$BENCH_PASSWORD" | base64 -w0)
+BENCH_KEY=$(curl -fsS "$GH/api/keys" -H "Authorization: Bearer $BENCH_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"name":"bench","scopes":["orders:read"]}' | json_field key)
+BASIC=$(printf 'bench:%s' "$USER_PASSWORD" | base64 -w0)
 # The same store, Basic verification cache off: every request pays argon2id.
 start_gatehouse gh_nocache "$WORK/data" GATEHOUSE_AUTH_BASIC_CACHE_TTL=0
 GH_NOCACHE=$STARTED_BASE
