@@ -85,7 +85,7 @@ Result<Principal, AuthnError> Authenticator::authenticate(const Presented& prese
   if (starts_with_scheme(header, "bearer")) {
     const std::string_view token = credential_part(header, 6);
     if (api_keys_.looks_like_key(token)) return api_key(token, ctx, true);
-    return bearer(std::string(token));
+    return bearer(token);
   }
   if (starts_with_scheme(header, "basic")) {
     if (!settings_.basic_enabled) return fail(AuthnErrc::invalid_token, "HTTP Basic authentication is disabled.");
@@ -120,14 +120,15 @@ bool Authenticator::basic_in_memory(std::string_view encoded) {
 }
 
 Result<Principal, AuthnError> Authenticator::jwt(std::string_view token) {
-  auto claims = access_tokens_.verify(token);
-  if (!claims) return fail(AuthnErrc::invalid_token, claims.error().description, true);
+  auto verified = access_tokens_.verify_shared(token);
+  if (!verified) return fail(AuthnErrc::invalid_token, verified.error().description, true);
+  const tokens::AccessClaims* claims = verified->get();  // shared with the verified-token cache, not copied
   // A token without client_id (minted elsewhere with the shared HS256 secret) is first-party.
   const bool oauth = !claims->client_id.empty() && claims->client_id != tokens::kFirstPartyClient;
   if (oauth && claims->username.empty() && claims->sub == claims->client_id) {
     // A client's own token (client_credentials): no user, so no permission on this API.
     Principal client{.subject = claims->sub, .method = Method::oauth, .client_id = claims->client_id};
-    client.scopes = tokens::split_scope(claims->scope);
+    client.scopes = claims->scope_list ? *claims->scope_list : tokens::split_scope(claims->scope);
     return client;
   }
   auto principal = claims->scope_list
@@ -166,9 +167,9 @@ Result<Principal, AuthnError> Authenticator::api_key(std::string_view key, const
   return principal;
 }
 
-Result<Principal, AuthnError> Authenticator::bearer(const std::string& token) {
+Result<Principal, AuthnError> Authenticator::bearer(std::string_view token) {
   if (tokens::looks_like_jwt(token)) return jwt(token);
-  auto grant = sessions_.verify_access(token);
+  auto grant = sessions_.verify_access(std::string(token));
   if (!grant) {
     if (grant.error().code == tokens::TokenErrc::unavailable)
       return fail(AuthnErrc::unavailable, grant.error().description, true);
@@ -261,14 +262,20 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
   if (!*found) return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
   const auto& user = *found;
   if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
-  std::vector<std::string> permissions = authz::permissions_for(user->roles);
+  // An admin holds every permission: read the role table's list in place rather than copy it
+  // (permissions_for would return the same list) before narrowing it.
+  const bool admin = std::find(user->roles.begin(), user->roles.end(), authz::kRoleAdmin) != user->roles.end();
+  std::vector<std::string> permissions;
+  if (!admin) permissions = authz::permissions_for(user->roles);
+  const std::vector<std::string>& held = admin ? authz::all_permissions() : permissions;
   if (granted) {
     // Scopes narrow what the user may do now; a role removed since issue is gone at once.
     std::vector<std::string> narrowed;
-    narrowed.reserve(std::min(permissions.size(), granted->size()));
-    std::set_intersection(permissions.begin(), permissions.end(), granted->begin(), granted->end(),
-                          std::back_inserter(narrowed));
+    narrowed.reserve(std::min(held.size(), granted->size()));
+    std::set_intersection(held.begin(), held.end(), granted->begin(), granted->end(), std::back_inserter(narrowed));
     permissions = std::move(narrowed);
+  } else if (admin) {
+    permissions = held;
   }
   return Principal{.subject = user->id,
                    .user_id = user->id,

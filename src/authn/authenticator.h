@@ -69,7 +69,7 @@ class Authenticator {
   const AuthnSettings& settings() const { return settings_; }
 
  private:
-  Result<Principal, AuthnError> bearer(const std::string& token);
+  Result<Principal, AuthnError> bearer(std::string_view token);
   Result<Principal, AuthnError> basic(std::string_view encoded, const RequestContext& ctx);
   Result<Principal, AuthnError> jwt(std::string_view token);
   Result<Principal, AuthnError> api_key(std::string_view key, const RequestContext& ctx, bool as_bearer);

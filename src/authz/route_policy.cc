@@ -1,6 +1,7 @@
 #include "authz/route_policy.h"
 
 #include <algorithm>
+#include <array>
 
 #include "core/utf8.h"
 #include "ratelimit/limiter.h"
@@ -14,6 +15,8 @@ std::vector<std::string_view> split_segments(std::string_view path) {
   // path starts with '/': "/a/b" -> {"a", "b"}, "/" -> {""}.
   std::vector<std::string_view> out;
   path.remove_prefix(1);
+  // One allocation per split (every request splits the path once per policy it tries).
+  out.reserve(static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')) + 1);
   while (true) {
     const auto slash = path.find('/');
     out.push_back(path.substr(0, slash));
@@ -48,7 +51,17 @@ bool segment_matches(std::string_view pattern, std::string_view text) {
 // comes from the client). can[p][s]: pattern[p..] matches path[s..].
 bool segments_match(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path) {
   const std::size_t m = pattern.size(), n = path.size();
-  std::vector<char> next(n + 1, 0), here(n + 1, 0);
+  // Two rows of n + 1 flags: on the stack for ordinary paths, on the heap for long ones.
+  constexpr std::size_t kInline = 64;
+  std::array<char, 2 * kInline> inline_rows{};
+  std::vector<char> heap_rows;
+  char* rows = inline_rows.data();
+  if (n + 1 > kInline) {
+    heap_rows.assign(2 * (n + 1), 0);
+    rows = heap_rows.data();
+  }
+  char* next = rows;
+  char* here = rows + (n + 1);
   next[n] = 1;  // the empty pattern matches only the empty rest
   for (std::size_t p = m; p-- > 0;) {
     const bool any_depth = pattern[p] == "**";
@@ -181,9 +194,11 @@ Result<std::string, std::string> normalize_request_path(std::string_view uri) {
     i += n;
   }
   // Segments, with empty ones (a run of '/') dropped and dot segments resolved (RFC 3986 §5.2.4).
+  const std::vector<std::string_view> segments = split_segments(decoded);
   std::vector<std::string_view> out;
+  out.reserve(segments.size());
   bool trailing_slash = false;
-  for (auto segment : split_segments(decoded)) {
+  for (auto segment : segments) {
     trailing_slash = segment.empty() || segment == "." || segment == "..";
     if (segment.empty() || segment == ".") continue;
     // Windows and IIS drop trailing dots ("admin." is admin): refused rather than guessed at.
@@ -197,6 +212,7 @@ Result<std::string, std::string> normalize_request_path(std::string_view uri) {
     out.push_back(segment);
   }
   std::string path;
+  path.reserve(decoded.size() + 1);
   for (auto segment : out) {
     path += '/';
     path += segment;

@@ -86,30 +86,42 @@ std::string AccessTokens::issue(const AccessClaims& c) const {
 }
 
 Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view token) const {
+  auto claims = verify_shared(token);
+  if (!claims) return tl::unexpected(std::move(claims.error()));
+  return **claims;
+}
+
+Result<std::shared_ptr<const AccessClaims>, AccessTokenError> AccessTokens::verify_shared(std::string_view token) const {
   if (token.size() > kMaxJwsBytes) return fail("The token is larger than 8 KiB.");
   const std::string digest = crypto::sha256(token);
+  std::shared_ptr<const AccessClaims> cached;
   {
     std::shared_lock lock(verified_mutex_);
-    if (auto it = verified_.find(digest); it != verified_.end()) return check_live(it->second);
+    if (auto it = verified_.find(digest); it != verified_.end()) cached = it->second;
   }
-  auto claims = verify_uncached(token);
-  if (!claims) return claims;
-  if (claims->has_scope) claims->scope_list = std::make_shared<const std::vector<std::string>>(split_scope(claims->scope));
-  {
+  if (!cached) {
+    auto claims = verify_uncached(token);
+    if (!claims) return tl::unexpected(std::move(claims.error()));
+    if (claims->has_scope)
+      claims->scope_list = std::make_shared<const std::vector<std::string>>(split_scope(claims->scope));
+    cached = std::make_shared<const AccessClaims>(std::move(*claims));
     std::unique_lock lock(verified_mutex_);
     if (verified_.size() >= kMaxVerified) verified_.clear();
-    verified_.emplace(digest, *claims);
+    verified_.emplace(digest, cached);
   }
-  return check_live(std::move(*claims));
+  if (auto failure = live_failure(*cached)) return tl::unexpected(std::move(*failure));
+  return cached;
 }
 
 // What can change after a token has verified: time and revocation.
-Result<AccessClaims, AccessTokenError> AccessTokens::check_live(AccessClaims claims) const {
+std::optional<AccessTokenError> AccessTokens::live_failure(const AccessClaims& claims) const {
   const std::int64_t now = clock_.now_unix();
-  if (now >= claims.exp + settings_.leeway.count()) return fail("The token has expired.");
-  if (!claims.jti.empty() && denylist_.revoked("jti", claims.jti, now)) return fail("The token has been revoked.");
-  if (!claims.sid.empty() && denylist_.revoked("sid", claims.sid, now)) return fail("The token's session has ended.");
-  return claims;
+  if (now >= claims.exp + settings_.leeway.count()) return AccessTokenError{"The token has expired."};
+  if (!claims.jti.empty() && denylist_.revoked("jti", claims.jti, now))
+    return AccessTokenError{"The token has been revoked."};
+  if (!claims.sid.empty() && denylist_.revoked("sid", claims.sid, now))
+    return AccessTokenError{"The token's session has ended."};
+  return std::nullopt;
 }
 
 Result<AccessClaims, AccessTokenError> AccessTokens::verify_uncached(std::string_view token) const {

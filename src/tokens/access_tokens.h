@@ -6,6 +6,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,13 +52,17 @@ class AccessTokens {
   void set_issuer(std::string issuer);
   std::string issue(const AccessClaims& claims) const;
   Result<AccessClaims, AccessTokenError> verify(std::string_view token) const;
+  // The same checks as verify(), sharing the cached claims instead of copying them (the
+  // per-request path: no strings copied on a cache hit).
+  Result<std::shared_ptr<const AccessClaims>, AccessTokenError> verify_shared(std::string_view token) const;
   const AccessTokenSettings& settings() const { return settings_; }
 
  private:
   const std::string& audience() const { return settings_.audience.empty() ? settings_.issuer : settings_.audience; }
 
   Result<AccessClaims, AccessTokenError> verify_uncached(std::string_view token) const;
-  Result<AccessClaims, AccessTokenError> check_live(AccessClaims claims) const;
+  // Why a verified token no longer holds (expired, revoked), or nullopt while it does.
+  std::optional<AccessTokenError> live_failure(const AccessClaims& claims) const;
 
   const KeyRing& keys_;
   const Denylist& denylist_;
@@ -69,7 +74,7 @@ class AccessTokens {
   // and the denylist are checked on every use. Bounded; cleared when full.
   static constexpr std::size_t kMaxVerified = 100000;
   mutable std::shared_mutex verified_mutex_;
-  mutable std::unordered_map<std::string, AccessClaims> verified_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const AccessClaims>> verified_;
 };
 
 // A space-separated scope (RFC 6749 §3.3) as sorted, unique tokens; empty tokens dropped.
