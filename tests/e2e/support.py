@@ -28,7 +28,8 @@ from pathlib import Path
 import requests
 import requests.adapters
 
-BIN = os.environ.get("GATEHOUSE_BIN", "/work/main/build/gatehouse")
+# make test sets GATEHOUSE_BIN; by default, the binary of the checkout these tests live in.
+BIN = os.environ.get("GATEHOUSE_BIN", str(Path(__file__).resolve().parents[2] / "build" / "gatehouse"))
 
 # Access tokens are RFC 9068 JWTs by default (tokens.format = "jwt"), opaque gat_... otherwise.
 JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
