@@ -3,8 +3,6 @@
 // and forwards its credentials; the first [[policy]] that matches the original method and
 // path decides. 200 carries the caller's identity in X-Auth-* headers; 400/401/403/429 carry
 // the usual headers (WWW-Authenticate, Retry-After, RateLimit-*) and, like the 200, no body.
-#include <algorithm>
-
 #include "api/common.h"
 #include "authz/permissions.h"
 
@@ -58,17 +56,7 @@ Result<Target, Response> target_of(const Request& request) {
 // (client_credentials) has no user and so no permissions: its granted scopes count instead.
 bool holds(const authn::Principal& principal, const std::string& needed) {
   if (authz::has_permission(principal.permissions, needed)) return true;
-  return principal.user_id.empty() &&
-         std::find(principal.scopes.begin(), principal.scopes.end(), needed) != principal.scopes.end();
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out.push_back(' ');
-    out += item;
-  }
-  return out;
+  return principal.user_id.empty() && oauth::has_scope(principal.scopes, needed);
 }
 
 // Every identity header, empty where it does not apply: a proxy that copies the answer's
@@ -89,8 +77,8 @@ Response identity(std::string subject, std::string username, std::string_view me
 Response allowed(const authn::Principal& principal) {
   const bool own_client = !principal.client_id.empty() && principal.client_id != tokens::kFirstPartyClient;
   return identity(principal.subject, principal.username, authn::method_name(principal.method),
-                  joined(principal.user_id.empty() ? principal.scopes : principal.permissions), principal.key_id,
-                  own_client ? principal.client_id : std::string());
+                  oauth::join_scope(principal.user_id.empty() ? principal.scopes : principal.permissions),
+                  principal.key_id, own_client ? principal.client_id : std::string());
 }
 
 Response check(Services& services, const Request& request) {
@@ -100,16 +88,14 @@ Response check(Services& services, const Request& request) {
   if (!policy)
     return bodiless(http::error_response(403, "forbidden", "No policy allows this method and path (deny by default)."));
   std::optional<RouteLimit> route_limit;
-  const std::string limit_name = "policy:" + std::to_string(policy->index);
-  if (!policy->spec.rate_limit.empty())
-    route_limit = RouteLimit{*ratelimit::parse_limit(policy->spec.rate_limit), limit_name};
+  if (policy->limit) route_limit = RouteLimit{*policy->limit, policy->limit_key};
 
   if (policy->spec.anonymous) {
     // Nobody to count but the client's address, in a bucket of its own (not the one its
     // logins count against).
     if (services.rate_policy.enabled && !request.remote_ip.empty()) {
       std::string key = "gw:ip:" + request.remote_ip;
-      if (route_limit) key.append("|").append(limit_name);
+      if (route_limit) key.append("|").append(route_limit->name);
       if (auto refused = rate_limit(services, request, key,
                                     route_limit ? route_limit->limit : services.rate_policy.default_limit, {}))
         return bodiless(std::move(*refused));
@@ -126,15 +112,16 @@ Response check(Services& services, const Request& request) {
     if (!holds(*principal, needed)) missing.push_back(needed);
   if (missing.empty()) return allowed(*principal);
 
-  const std::string needed = joined(policy->spec.require);
+  const std::string needed = oauth::join_scope(policy->spec.require);
   services.audit.record(context_of(request),
                         audit::AuditEvent{.type = "authz.denied", .success = false, .user_id = principal->user_id,
                                           .username = principal->username,
-                                          .detail = {{"permission", joined(missing).substr(0, 256)},
+                                          .detail = {{"permission", oauth::join_scope(missing).substr(0, 256)},
                                                      {"method", target->method.substr(0, 16)},
                                                      {"path", target->path.substr(0, 256)},
                                                      {"via", "auth_check"}}});
-  Response res = http::error_response(403, "insufficient_scope", "This credential lacks " + joined(missing) + ".");
+  Response res =
+      http::error_response(403, "insufficient_scope", "This credential lacks " + oauth::join_scope(missing) + ".");
   if (principal->method != authn::Method::basic)  // RFC 6750 §3.1
     res.add("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"" + needed + "\"");
   return bodiless(std::move(res));

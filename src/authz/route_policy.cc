@@ -4,7 +4,6 @@
 #include <array>
 
 #include "core/utf8.h"
-#include "ratelimit/limiter.h"
 
 namespace gatehouse::authz {
 namespace {
@@ -129,10 +128,11 @@ Result<RoutePolicies, std::string> RoutePolicies::compile(const std::vector<Poli
         return unexpected(where + ": require entries are permission names without spaces");
     if (spec.anonymous && !spec.require.empty())
       return unexpected(where + ": anonymous = true and require contradict each other; choose one");
-    if (!spec.rate_limit.empty() && !ratelimit::parse_limit(spec.rate_limit))
+    std::optional<ratelimit::Limit> limit;
+    if (!spec.rate_limit.empty() && !(limit = ratelimit::parse_limit(spec.rate_limit)))
       return unexpected(where + ": rate_limit: expected N/second, N/minute, N/hour, N/day or N/<duration>, got \"" +
                         spec.rate_limit + "\"");
-    out.policies_.push_back(RoutePolicy{spec, std::move(*glob), i});
+    out.policies_.push_back(RoutePolicy{spec, std::move(*glob), i, limit, "policy:" + std::to_string(i)});
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "ratelimit/limiter.h"
 
 namespace gatehouse::authz {
 
@@ -38,7 +39,9 @@ class PathGlob {
 struct RoutePolicy {
   PolicySpec spec;
   PathGlob glob;
-  std::size_t index{0};  // its place in the config, "policy[index]"
+  std::size_t index{0};                  // its place in the config, "policy[index]"
+  std::optional<ratelimit::Limit> limit;  // spec.rate_limit, parsed once
+  std::string limit_key;                  // "policy:<index>": keeps its counters apart
 };
 
 class RoutePolicies {

@@ -65,7 +65,10 @@ std::optional<std::vector<std::string>> parse_scope(std::string_view scope) {
 
 std::string join_scope(const std::vector<std::string>& scopes) {
   std::string out;
-  for (const auto& s : scopes) out += (out.empty() ? "" : " ") + s;
+  for (const auto& s : scopes) {
+    if (!out.empty()) out.push_back(' ');
+    out += s;
+  }
   return out;
 }
 
