@@ -73,6 +73,51 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Beast's parser, filling our Request as it goes: each field lands in Request::headers with
+// its name lower-cased, with no basic_fields in between to copy out of afterwards. Beast still
+// does all the framing checks (Content-Length vs Transfer-Encoding, duplicates, limits).
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  RequestParser() { req_.headers.reserve(16); }
+
+  Request& request() { return req_; }
+  unsigned version() const { return version_; }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int version,
+                       beast::error_code&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_version;  // a request parser never sees a status line
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    Header& h = req_.headers.emplace_back();
+    h.name = lower(std::string_view(name.data(), name.size()));
+    h.value.assign(value.data(), value.size());
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    // basic_parser has already refused a length above body_limit.
+    if (length) req_.body.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request req_;
+  unsigned version_{11};
+};
+
 // X-Request-Id values only need to be unique, not secret: 20 base62 characters from a
 // per-thread xorshift generator seeded from the CSPRNG once (RAND_bytes takes locks).
 std::string new_request_id() {
@@ -176,11 +221,11 @@ struct Server::Impl {
     return std::any_of(proxies.begin(), proxies.end(), [&](const IpNetwork& n) { return network_contains(n, ip); });
   }
 
-  std::string client_ip(const std::string& peer, const bhttp::request<bhttp::string_body>& req) const {
+  std::string client_ip(const std::string& peer, const Request& req) const {
     if (!trusted(peer)) return peer;
-    auto it = req.find("X-Forwarded-For");
-    if (it == req.end()) return peer;
-    std::string_view list = it->value();
+    const std::string* forwarded = req.header("x-forwarded-for");
+    if (!forwarded) return peer;
+    std::string_view list = *forwarded;
     std::string candidate = peer;
     while (!list.empty()) {
       auto comma = list.rfind(',');
@@ -193,26 +238,20 @@ struct Server::Impl {
     return candidate;
   }
 
-  Request to_request(bhttp::request<bhttp::string_body>& breq, const std::string& peer) const {
-    Request req;
-    req.method = std::string(breq.method_string());
-    req.target = std::string(breq.target());
+  // What the parser does not fill in: the split target, the client's address, HTTPS, the id.
+  void complete(Request& req, const std::string& peer) const {
     const auto q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    req.headers.reserve(16);
-    for (const auto& field : breq) req.headers.push_back(Header{lower(field.name_string()), std::string(field.value())});
-    req.body = std::move(breq.body());
-    req.remote_ip = client_ip(peer, breq);
+    req.remote_ip = client_ip(peer, req);
     if (tls) {
       req.secure = true;
     } else if (trusted(peer)) {
-      auto proto = breq.find("X-Forwarded-Proto");
-      req.secure = proto != breq.end() && beast::iequals(proto->value(), "https");
+      const std::string* proto = req.header("x-forwarded-proto");
+      req.secure = proto && beast::iequals(*proto, "https");
     }
     const std::string* incoming = req.header("x-request-id");
     req.request_id = incoming && valid_request_id(*incoming) ? *incoming : new_request_id();
-    return req;
   }
 
   static Response invoke(const Route& route, Request& req) {
@@ -309,7 +348,18 @@ struct Server::Impl {
     if (!value.empty() &&
         (std::memchr(value.data(), '\r', value.size()) || std::memchr(value.data(), '\n', value.size())))
       return;
-    head.append(name).append(": ").append(value).append("\r\n");
+    // One resize and two copies rather than four appends (a response has a dozen headers).
+    const std::size_t at = head.size();
+    head.resize(at + name.size() + value.size() + 4);
+    char* p = head.data() + at;
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p = '\n';
   }
 
   static void append_number(std::string& head, std::string_view prefix, std::int64_t value) {
@@ -461,7 +511,7 @@ struct Server::Impl {
         buffer.commit(n);
       }
       conn->busy = true;
-      bhttp::request_parser<bhttp::string_body> parser;
+      RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       parser.body_limit(options.max_body_bytes);
       parser.eager(true);
@@ -499,9 +549,8 @@ struct Server::Impl {
         if (!parser.is_header_done())
           co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (!ec && !parser.is_done()) {
-          const auto& head = parser.get();
-          auto expect = head.find(bhttp::field::expect);
-          if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
+          const std::string* expect = parser.request().header("expect");
+          if (expect && beast::iequals(*expect, "100-continue")) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                        asio::redirect_error(asio::use_awaitable, ec));
@@ -532,10 +581,10 @@ struct Server::Impl {
         }
         break;
       }
-      auto& breq = parser.get();
-      const unsigned version = breq.version();
-      const bool keep_alive = breq.keep_alive();
-      Request req = to_request(breq, peer);
+      const unsigned version = parser.version();
+      const bool keep_alive = parser.keep_alive();
+      Request req = std::move(parser.request());
+      complete(req, peer);
       Response res = co_await dispatch(req);
       co_await write(*conn, stream, std::move(res), version, keep_alive && !stopping, req.request_id, req.secure);
       conn->busy = false;
