@@ -105,11 +105,20 @@ Result<PathGlob, std::string> PathGlob::compile(std::string_view pattern) {
     if (segment == "**" && !glob.segments_.empty() && glob.segments_.back() == "**") continue;  // same thing
     glob.segments_.emplace_back(segment);
   }
+  for (const auto& segment : glob.segments_) {
+    if (segment.find('*') != std::string::npos) {
+      glob.has_wildcard_ = true;
+      break;
+    }
+    glob.literal_.append("/").append(segment);
+  }
   return glob;
 }
 
 bool PathGlob::matches(std::string_view normalized_path) const {
   if (normalized_path.empty() || normalized_path.front() != '/') return false;
+  if (!has_wildcard_) return normalized_path == literal_;
+  if (!normalized_path.starts_with(literal_)) return false;
   return segments_match(segments_, split_segments(normalized_path));
 }
 
@@ -149,6 +158,16 @@ const RoutePolicy* RoutePolicies::match(std::string_view method, std::string_vie
 Result<std::string, std::string> normalize_request_path(std::string_view uri) {
   uri = uri.substr(0, uri.find_first_of("?#"));
   if (uri.empty() || uri.front() != '/') return unexpected(std::string("The original URI must be a path starting with '/'."));
+  // Most paths are already normal: printable ASCII with no escape, no '\\' or ';', no "//"
+  // and no segment ending in '.' (which covers "." and ".."). Those come back as sent.
+  bool plain = true;
+  for (std::size_t i = 0; i < uri.size() && plain; ++i) {
+    const auto c = static_cast<unsigned char>(uri[i]);
+    if (c <= ' ' || c >= 0x7F || c == '%' || c == '\\' || c == ';') plain = false;
+    else if (c == '/') plain = i == 0 || uri[i - 1] != '/';
+    else if (c == '.') plain = i + 1 < uri.size() && uri[i + 1] != '/';
+  }
+  if (plain) return std::string(uri);
   // Decode what may be decoded; keep every other escape as sent (upper-cased). `bytes` is the
   // fully decoded path, kept only to check it is UTF-8.
   std::string decoded, bytes;

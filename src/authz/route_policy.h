@@ -34,6 +34,10 @@ class PathGlob {
  private:
   std::string pattern_;
   std::vector<std::string> segments_;
+  // "/" + the segments before the first one with a '*': every match starts with it. Without
+  // any '*' it is the only path that matches.
+  std::string literal_;
+  bool has_wildcard_{false};
 };
 
 struct RoutePolicy {

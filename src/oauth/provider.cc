@@ -64,7 +64,10 @@ std::optional<std::vector<std::string>> parse_scope(std::string_view scope) {
 }
 
 std::string join_scope(const std::vector<std::string>& scopes) {
+  std::size_t size = scopes.size();
+  for (const auto& s : scopes) size += s.size();
   std::string out;
+  out.reserve(size);
   for (const auto& s : scopes) {
     if (!out.empty()) out.push_back(' ');
     out += s;

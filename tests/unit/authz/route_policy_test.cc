@@ -31,6 +31,16 @@ TEST(RoutePolicy, StarIsOneSegmentAndDoubleStarAnyDepth) {
   EXPECT_TRUE(glob("/exact", "/exact"));
   EXPECT_FALSE(glob("/exact", "/exact/"));
   EXPECT_FALSE(glob("/exact", "/Exact"));  // paths are case-sensitive
+  // The literal part before the first '*' is checked first; it must stop at a segment edge.
+  EXPECT_FALSE(glob("/api/**", "/apis"));
+  EXPECT_TRUE(glob("/api/v*/x", "/api/v1/x"));
+  EXPECT_FALSE(glob("/api/v*/x", "/apiv1/x"));
+  EXPECT_FALSE(glob("/api/v*/x", "/api/w1/x"));
+  EXPECT_TRUE(glob("/", "/"));
+  EXPECT_FALSE(glob("/", "/a"));
+  EXPECT_TRUE(glob("/a/", "/a/"));
+  EXPECT_FALSE(glob("/a/", "/a"));
+  EXPECT_TRUE(glob("/*", "/"));
 }
 
 TEST(RoutePolicy, ManyDoubleStarsStayLinearInThePath) {
@@ -114,6 +124,39 @@ TEST(RoutePolicy, NormalizesRequestPaths) {
                           "/a%C0%AE%C0%AE/b", "/a%FF", "/a%80", "/caf\xc3\xa9"}) {
     EXPECT_FALSE(normalize_request_path(bad)) << bad;
   }
+}
+
+// Paths that are already normal come back unchanged by a shortcut; every path, shortcut or not,
+// normalizes to a fixed point with no empty or dot segment left in it.
+TEST(NormalizeRequestPath, RandomPathsReachAFixedPoint) {
+  static constexpr std::string_view kAlphabet = "/ab.%2eE5F;\\?";
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  int accepted = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string path = "/";
+    for (std::size_t len = next() % 12; len > 0; --len) path += kAlphabet[next() % kAlphabet.size()];
+    auto got = normalize_request_path(path);
+    if (!got) continue;
+    ++accepted;
+    auto again = normalize_request_path(*got);
+    ASSERT_TRUE(again) << path << " -> " << *got;
+    EXPECT_EQ(*again, *got) << path;
+    EXPECT_EQ(got->find("//"), std::string::npos) << path;
+    EXPECT_EQ(got->find("/./"), std::string::npos) << path;
+    EXPECT_EQ(got->find("/../"), std::string::npos) << path;
+    EXPECT_FALSE(got->ends_with("/.") || got->ends_with("/..")) << path;
+    bool plain = path.find_first_of("%;\\\\?") == std::string::npos && path.find("//") == std::string::npos;
+    for (std::size_t i = 0; i < path.size(); ++i)
+      if (path[i] == '.' && (i + 1 == path.size() || path[i + 1] == '/')) plain = false;
+    if (plain) {
+      EXPECT_EQ(*got, path);  // a plain path is its own normal form
+    }
+  }
+  EXPECT_GT(accepted, 1000);
 }
 
 }  // namespace
