@@ -262,19 +262,13 @@ Result<Principal, AuthnError> Authenticator::principal_for(const std::string& us
   if (!*found) return fail(AuthnErrc::invalid_token, "The credential's user no longer exists.");
   const auto& user = *found;
   if (user->disabled) return fail(AuthnErrc::invalid_token, "The credential's user is disabled.");
-  // An admin holds every permission: read the role table's list in place rather than copy it
-  // (permissions_for would return the same list) before narrowing it.
-  const bool admin = std::find(user->roles.begin(), user->roles.end(), authz::kRoleAdmin) != user->roles.end();
+  const std::vector<std::string>& held = authz::held_permissions(user->roles);
   std::vector<std::string> permissions;
-  if (!admin) permissions = authz::permissions_for(user->roles);
-  const std::vector<std::string>& held = admin ? authz::all_permissions() : permissions;
   if (granted) {
     // Scopes narrow what the user may do now; a role removed since issue is gone at once.
-    std::vector<std::string> narrowed;
-    narrowed.reserve(std::min(held.size(), granted->size()));
-    std::set_intersection(held.begin(), held.end(), granted->begin(), granted->end(), std::back_inserter(narrowed));
-    permissions = std::move(narrowed);
-  } else if (admin) {
+    permissions.reserve(std::min(held.size(), granted->size()));
+    std::set_intersection(held.begin(), held.end(), granted->begin(), granted->end(), std::back_inserter(permissions));
+  } else {
     permissions = held;
   }
   return Principal{.subject = user->id,

@@ -1,6 +1,8 @@
 #include "authz/permissions.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 
 namespace gatehouse::authz {
 
@@ -30,6 +32,9 @@ RoleTable& table() {
   static RoleTable t;
   return t;
 }
+
+// Bumped by configure_roles(), so per-thread memos of the old table are dropped.
+std::atomic<std::uint64_t> table_generation{0};
 
 bool valid_name(std::string_view name, std::size_t max) {
   if (name.empty() || name.size() > max) return false;
@@ -69,6 +74,7 @@ Result<void, std::string> configure_roles(const std::vector<CustomRole>& roles) 
   }
   sort_unique(next.all);
   table() = std::move(next);
+  table_generation.fetch_add(1, std::memory_order_release);
   return {};
 }
 
@@ -92,6 +98,24 @@ std::vector<std::string> permissions_for(const std::vector<std::string>& roles) 
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+const std::vector<std::string>& held_permissions(const std::vector<std::string>& roles) {
+  constexpr std::size_t kEntries = 32;  // distinct role sets seen by one thread; few in practice
+  struct Memo {
+    std::uint64_t generation{~std::uint64_t{0}};
+    std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> entries;
+  };
+  thread_local Memo memo;
+  const std::uint64_t generation = table_generation.load(std::memory_order_acquire);
+  if (memo.generation != generation || memo.entries.size() == kEntries) {
+    memo.entries.clear();
+    memo.entries.reserve(kEntries);  // never reallocates between clears
+    memo.generation = generation;
+  }
+  for (const auto& [key, permissions] : memo.entries)
+    if (key == roles) return permissions;
+  return memo.entries.emplace_back(roles, permissions_for(roles)).second;
 }
 
 bool has_permission(const std::vector<std::string>& permissions, std::string_view needed) {

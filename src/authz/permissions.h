@@ -30,6 +30,9 @@ const std::vector<std::string>& all_permissions();
 bool is_known_role(std::string_view role);
 // The union of the roles' permissions, sorted and unique. Unknown roles grant nothing.
 std::vector<std::string> permissions_for(const std::vector<std::string>& roles);
+// The same list, remembered per thread for the last few role sets (the per-request path: no
+// sort, no copy). The reference holds until this thread's next call.
+const std::vector<std::string>& held_permissions(const std::vector<std::string>& roles);
 bool has_permission(const std::vector<std::string>& permissions, std::string_view needed);
 
 }  // namespace gatehouse::authz

@@ -45,6 +45,19 @@ TEST(Permissions, CustomRolesFromTheConfig) {
   EXPECT_FALSE(has_permission(all_permissions(), "orders:read"));
 }
 
+TEST(Permissions, HeldPermissionsFollowTheRoleTable) {
+  ASSERT_TRUE(configure_roles({{"support", {"orders:read"}}}));
+  EXPECT_EQ(held_permissions({"support", "user"}), permissions_for({"support", "user"}));
+  EXPECT_EQ(held_permissions({"admin"}), all_permissions());
+  // Many role sets: the memo is bounded and still right.
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(held_permissions({"role" + std::to_string(i), "support"}).size(), 1u);
+  // A new table is seen at once, not the memo of the old one.
+  ASSERT_TRUE(configure_roles({{"support", {"tickets:write"}}}));
+  EXPECT_EQ(held_permissions({"support"}), (std::vector<std::string>{"tickets:write"}));
+  ASSERT_TRUE(configure_roles({}));
+  EXPECT_TRUE(held_permissions({"support"}).empty());
+}
+
 TEST(Permissions, KnownRoles) {
   EXPECT_TRUE(is_known_role("admin"));
   EXPECT_TRUE(is_known_role("user"));
