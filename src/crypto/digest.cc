@@ -40,11 +40,11 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  std::string out(bytes.size() * 2, '\0');
+  char* p = out.data();
   for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
+    *p++ = kHex[c >> 4];
+    *p++ = kHex[c & 15];
   }
   return out;
 }

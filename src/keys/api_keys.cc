@@ -1,10 +1,12 @@
 #include "keys/api_keys.h"
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 
 #include "authz/permissions.h"
 #include "core/random.h"
+#include "core/secret.h"
 #include "core/utf8.h"
 #include "crypto/digest.h"
 #include "metrics/metrics.h"
@@ -27,9 +29,28 @@ tl::unexpected<KeyError> store_down() {
   return fail(KeyErrc::unavailable, "The key store is unavailable; try again shortly.");
 }
 
-bool is_base62(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+// The digest of a presented key. The gateway asks "is it cached?" and then verifies the same
+// key on the same thread, so each thread remembers its last key and digest (compared in
+// constant time; the next key presented overwrites both).
+const std::string& digest_of_key(std::string_view key) {
+  struct Last {
+    std::string key;
+    std::string digest;
+  };
+  thread_local Last last;
+  if (last.key.empty() || !constant_time_equal(last.key, key)) {
+    last.digest = crypto::sha256_hex(key);
+    last.key.assign(key);
+  }
+  return last.digest;
 }
+
+// [0-9A-Za-z] by table: a key is checked on every request that presents one.
+constexpr auto kBase62 = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  return t;
+}();
 
 std::optional<std::string> join_scope(const std::optional<std::vector<std::string>>& scopes) {
   if (!scopes) return std::nullopt;
@@ -53,7 +74,9 @@ ApiKeys::ApiKeys(store::ApiKeyStore& store, audit::AuditLog& audit, const Clock&
 bool ApiKeys::looks_like_key(std::string_view text) const {
   const std::string_view prefix = settings_.prefix;
   if (text.size() != prefix.size() + kKeyRandomChars || text.substr(0, prefix.size()) != prefix) return false;
-  return std::all_of(text.begin() + static_cast<std::ptrdiff_t>(prefix.size()), text.end(), is_base62);
+  bool ok = true;
+  for (char c : text.substr(prefix.size())) ok &= kBase62[static_cast<unsigned char>(c)];
+  return ok;
 }
 
 std::string ApiKeys::display_prefix(std::string_view key) const {
@@ -213,7 +236,7 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
   if (!looks_like_key(key))
     return tl::unexpected(KeyRejection{VerifyFailure::malformed, {},
                                        "The API key is malformed: expected " + settings_.prefix + " and 43 letters or digits."});
-  const std::string digest = crypto::sha256_hex(key);
+  const std::string digest = digest_of_key(key);
   auto cached = lookup(digest);
   EntryPtr entry;
   if (cached) {
@@ -252,7 +275,7 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
 
 std::optional<std::string> ApiKeys::cached_owner(std::string_view key) const {
   if (!looks_like_key(key)) return std::nullopt;
-  auto cached = lookup(crypto::sha256_hex(key));
+  auto cached = lookup(digest_of_key(key));
   if (!cached || !*cached || !(*cached)->record.live_at(clock_.now_unix())) return std::nullopt;
   return (*cached)->record.user_id;
 }
