@@ -6,7 +6,6 @@
 
 #include "authz/permissions.h"
 #include "core/random.h"
-#include "core/secret.h"
 #include "core/utf8.h"
 #include "crypto/digest.h"
 #include "metrics/metrics.h"
@@ -27,22 +26,6 @@ tl::unexpected<KeyError> fail(KeyErrc code, std::string description) {
 
 tl::unexpected<KeyError> store_down() {
   return fail(KeyErrc::unavailable, "The key store is unavailable; try again shortly.");
-}
-
-// The digest of a presented key. The gateway asks "is it cached?" and then verifies the same
-// key on the same thread, so each thread remembers its last key and digest (compared in
-// constant time; the next key presented overwrites both).
-const std::string& digest_of_key(std::string_view key) {
-  struct Last {
-    std::string key;
-    std::string digest;
-  };
-  thread_local Last last;
-  if (last.key.empty() || !constant_time_equal(last.key, key)) {
-    last.digest = crypto::sha256_hex(key);
-    last.key.assign(key);
-  }
-  return last.digest;
 }
 
 // [0-9A-Za-z] by table: a key is checked on every request that presents one.
@@ -236,7 +219,7 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
   if (!looks_like_key(key))
     return tl::unexpected(KeyRejection{VerifyFailure::malformed, {},
                                        "The API key is malformed: expected " + settings_.prefix + " and 43 letters or digits."});
-  const std::string digest = digest_of_key(key);
+  const std::string digest = crypto::sha256_hex(key);
   auto cached = lookup(digest);
   EntryPtr entry;
   if (cached) {
@@ -275,7 +258,7 @@ Result<VerifiedKey, KeyRejection> ApiKeys::verify(std::string_view key) {
 
 std::optional<std::string> ApiKeys::cached_owner(std::string_view key) const {
   if (!looks_like_key(key)) return std::nullopt;
-  auto cached = lookup(digest_of_key(key));
+  auto cached = lookup(crypto::sha256_hex(key));
   if (!cached || !*cached || !(*cached)->record.live_at(clock_.now_unix())) return std::nullopt;
   return (*cached)->record.user_id;
 }

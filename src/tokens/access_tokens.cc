@@ -1,11 +1,11 @@
 #include "tokens/access_tokens.h"
 
 #include <algorithm>
-#include <functional>
 
 #include "core/log.h"
 #include "core/random.h"
 #include "core/strict_json.h"
+#include "crypto/digest.h"
 
 namespace gatehouse::tokens {
 namespace {
@@ -47,23 +47,7 @@ bool looks_like_jwt(std::string_view token) {
 
 AccessTokens::AccessTokens(const KeyRing& keys, const Denylist& denylist, const Clock& clock,
                            AccessTokenSettings settings)
-    : keys_(keys),
-      denylist_(denylist),
-      clock_(clock),
-      settings_(std::move(settings)),
-      verified_(64, TokenHash{[] {
-                  std::size_t seed = 0;
-                  fill_random(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
-                  return seed;
-                }()}) {}
-
-std::size_t AccessTokens::TokenHash::operator()(std::string_view token) const noexcept {
-  // The bucket comes from the token's last 32 bytes (its signature, unpredictable for every
-  // token we cached, since only verified tokens are cached) and its length; a hit still
-  // compares the whole token.
-  const std::string_view tail = token.substr(token.size() - std::min<std::size_t>(token.size(), 32));
-  return std::_Hash_bytes(tail.data(), tail.size(), seed ^ token.size());  // libstdc++'s seeded murmur
-}
+    : keys_(keys), denylist_(denylist), clock_(clock), settings_(std::move(settings)) {}
 
 void AccessTokens::set_issuer(std::string issuer) { settings_.issuer = std::move(issuer); }
 
@@ -109,10 +93,12 @@ Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view tok
 
 Result<std::shared_ptr<const AccessClaims>, AccessTokenError> AccessTokens::verify_shared(std::string_view token) const {
   if (token.size() > kMaxJwsBytes) return fail("The token is larger than 8 KiB.");
+  TokenDigest digest;
+  crypto::sha256_into(token, digest.data());
   std::shared_ptr<const AccessClaims> cached;
   {
     std::shared_lock lock(verified_mutex_);
-    if (auto it = verified_.find(token); it != verified_.end()) cached = it->second;
+    if (auto it = verified_.find(digest); it != verified_.end()) cached = it->second;
   }
   if (!cached) {
     auto claims = verify_uncached(token);
@@ -121,11 +107,8 @@ Result<std::shared_ptr<const AccessClaims>, AccessTokenError> AccessTokens::veri
       claims->scope_list = std::make_shared<const std::vector<std::string>>(split_scope(claims->scope));
     cached = std::make_shared<const AccessClaims>(std::move(*claims));
     std::unique_lock lock(verified_mutex_);
-    if (verified_.size() >= kMaxVerified || verified_bytes_ + token.size() > kMaxVerifiedBytes) {
-      verified_.clear();
-      verified_bytes_ = 0;
-    }
-    if (verified_.emplace(std::string(token), cached).second) verified_bytes_ += token.size();
+    if (verified_.size() >= kMaxVerified) verified_.clear();
+    verified_.emplace(digest, cached);
   }
   if (auto failure = live_failure(*cached)) return tl::unexpected(std::move(*failure));
   return cached;

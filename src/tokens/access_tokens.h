@@ -1,7 +1,9 @@
 // tokens/access_tokens.h: RFC 9068 JWT access tokens. Issued with the key ring's current key
 // for the configured algorithm; verified from memory only: key ring, denylist, clock.
 #pragma once
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <shared_mutex>
 #include <unordered_map>
@@ -69,26 +71,21 @@ class AccessTokens {
   const Clock& clock_;
   AccessTokenSettings settings_;
 
-  // Tokens whose signature and claims have verified, keyed by the exact token: an ES256
-  // verification costs ~120 us, a lookup well under 1 us. A hit needs the whole token to
-  // compare equal, so the bucket hash need not resist collisions: it hashes the signature's
-  // tail, seeded per process, so no one can aim tokens at one bucket. Only the immutable part is remembered;
-  // expiry and the denylist are checked on every use. Bounded by count and by token bytes;
-  // cleared when full.
-  struct TokenHash {
-    using is_transparent = void;
-    std::size_t seed;
-    std::size_t operator()(std::string_view token) const noexcept;
-  };
-  struct TokenEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  // Tokens whose signature and claims have verified, by SHA-256 of the exact token (~0.5 us
+  // with SHA-NI; an ES256 verification costs ~120 us). The token itself is not kept: a cache
+  // of live bearer tokens in the heap would be worth stealing. Only the immutable part is
+  // remembered; expiry and the denylist are checked on every use. Bounded; cleared when full.
+  using TokenDigest = std::array<unsigned char, 32>;
+  struct DigestHash {
+    std::size_t operator()(const TokenDigest& d) const noexcept {
+      std::size_t h;  // the digest is uniform already: its first bytes are the bucket
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
   };
   static constexpr std::size_t kMaxVerified = 100000;
-  static constexpr std::size_t kMaxVerifiedBytes = 32u << 20;
   mutable std::shared_mutex verified_mutex_;
-  mutable std::unordered_map<std::string, std::shared_ptr<const AccessClaims>, TokenHash, TokenEqual> verified_;
-  mutable std::size_t verified_bytes_{0};
+  mutable std::unordered_map<TokenDigest, std::shared_ptr<const AccessClaims>, DigestHash> verified_;
 };
 
 // A space-separated scope (RFC 6749 §3.3) as sorted, unique tokens; empty tokens dropped.
