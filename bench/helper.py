@@ -539,15 +539,21 @@ def gateway_report(path, md_out=None):
 
     n1, n2 = num(r, "nginx_rps"), num(r, "nginx_after_rps")
     nginx = (n1 + n2) / 2 if n1 and n2 else None
-    for label, key, target in (("/auth/check, ES256 JWT (verified-token cache warm)", "jwt", 0.5),
-                               ("/auth/check, API key", "api_key", 0.5),
-                               ("/auth/check, Basic, verification cache on (60 s)", "basic", None),
-                               ("/auth/check, Basic, cache off (argon2id every request)", "basic_nocache", None)):
+    nginx_text = f"{fmt(nginx, 0)} /s nginx static 200 (runs {fmt(n1, 0)}, {fmt(n2, 0)})"
+    # JWT and API key ran in ABBA order between the two nginx runs: the ratio of the sums.
+    for label, key in (("/auth/check, ES256 JWT (verified-token cache warm; ABBA pair)", "jwt"),
+                       ("/auth/check, API key (ABBA pair)", "api_key")):
+        v1, v2 = num(r, key + "_rps"), num(r, key + "_2_rps")
+        ratio = (v1 + v2) / (n1 + n2) if None not in (v1, v2) and n1 and n2 else None
+        rows.append((label, f"{fmt(None if v1 is None or v2 is None else (v1 + v2) / 2, 0)} /s (runs {fmt(v1, 0)}, {fmt(v2, 0)})",
+                     nginx_text, fmt(ratio, 3) + "x", ">= 0.5x", verdict(None if ratio is None else ratio >= 0.5),
+                     errors(key, key + "_2")))
+    for label, key in (("/auth/check, Basic, verification cache on (60 s)", "basic"),
+                       ("/auth/check, Basic, cache off (argon2id every request)", "basic_nocache")):
         v = num(r, key + "_rps")
         ratio = v / nginx if (v is not None and nginx) else None
-        rows.append((label, f"{fmt(v, 0)} /s", f"{fmt(nginx, 0)} /s nginx static 200 (runs {fmt(n1, 0)}, {fmt(n2, 0)})",
-                     fmt(ratio, 3) + "x", f">= {target}x" if target else "none given",
-                     verdict(None if ratio is None else (ratio >= target if target else True)), errors(key)))
+        rows.append((label, f"{fmt(v, 0)} /s", nginx_text, fmt(ratio, 3) + "x", "none given",
+                     verdict(None if ratio is None else True), errors(key)))
     for conns, suffix in ((64, ""), (8, "_c8")):
         base = num(r, ("nginx" if conns == 64 else "nginx_c8") + "_p99_us")
         for label, key in (("JWT", "jwt"), ("API key", "api_key")):
