@@ -9,12 +9,14 @@ packages=(
   # libraries (see docs/architecture.md for why each one)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsodium-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev
-  libspdlog-dev libexpected-dev
+  libspdlog-dev libexpected-dev libpq-dev
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and load generation
   python3 python3-requests python3-pytest python3-jwt python3-cryptography python3-authlib
   wrk nginx-light curl
+  # the PostgreSQL backend's tests start a real server of their own (tests/support/postgres_server.h)
+  postgresql
 )
 
 # Wanted but not required: the OAuth browser test (tests/e2e/test_oauth_browser.py) drives
