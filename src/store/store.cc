@@ -10,11 +10,4 @@ StoreResult<std::unique_ptr<Store>> open_store(const std::string& url) {
   return tl::unexpected(StoreError{StoreErrc::unavailable, "unsupported storage URL scheme"});
 }
 
-std::string fold_case(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 }  // namespace gatehouse::store

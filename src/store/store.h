@@ -400,10 +400,17 @@ class Store : public UserStore,
   virtual StoreResult<void> ping() = 0;
 };
 
-// Opens the store named by a storage URL (sqlite:///path). Does not migrate.
+// Opens the store named by a storage URL: sqlite:///path, or postgresql://... (also
+// postgres://), which goes to libpq as it is. Does not migrate.
 StoreResult<std::unique_ptr<Store>> open_store(const std::string& url);
 
-// ASCII case folding used for usernames and e-mails; the same in every backend.
-std::string fold_case(std::string_view s);
+// ASCII case folding used for usernames and e-mails; the same in every backend. Inline so a
+// backend library can use it without linking gh_store (which links the backends).
+inline std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
 
 }  // namespace gatehouse::store
