@@ -4,6 +4,7 @@
 // the cluster belongs to the unprivileged `postgres` user (initdb refuses root).
 #pragma once
 #include <arpa/inet.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +41,19 @@ class PostgresServer {
     return "postgresql://gatehouse@127.0.0.1:" + std::to_string(port_) + "/postgres";
   }
   const std::string& dir() const { return dir_.path(); }
+
+  // Creates an empty database `name` (letters, digits, underscores) and returns its URL, or ""
+  // with the reason in `error`. Tests that want isolation make one each.
+  std::string create_database(const std::string& name, std::string& error) const {
+    PGconn* admin = PQconnectdb(url().c_str());
+    PGresult* created = PQexec(admin, ("CREATE DATABASE " + name).c_str());
+    const bool made = PQresultStatus(created) == PGRES_COMMAND_OK;
+    if (!made) error = PQerrorMessage(admin);
+    PQclear(created);
+    PQfinish(admin);
+    if (!made) return {};
+    return "postgresql://gatehouse:" + password_ + "@127.0.0.1:" + std::to_string(port_) + "/" + name;
+  }
 
  private:
   static constexpr const char* kBin = "/usr/lib/postgresql/15/bin/";
