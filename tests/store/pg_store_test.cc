@@ -1,0 +1,287 @@
+// What only the PostgreSQL store does: open_store's URLs, its connection pool (lazy, bounded,
+// replacing lost connections), error messages that never quote values, and one winner across
+// nodes. Everything both backends do is in store_conformance_test.cc.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "store/postgres/pg_store.h"
+#include "store/store.h"
+#include "support/postgres_server.h"
+
+namespace gatehouse::store::postgres {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One server per test process, started on first use and stopped at exit.
+testing::PostgresServer& server() {
+  static testing::PostgresServer s;
+  return s;
+}
+
+std::string scalar(PGconn* conn, const std::string& sql) {
+  PGresult* r = PQexec(conn, sql.c_str());
+  const ExecStatusType status = PQresultStatus(r);
+  std::string out = status == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0)
+                    : status == PGRES_COMMAND_OK                      ? ""
+                                                                      : "<error>";
+  PQclear(r);
+  return out;
+}
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 500; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+UserRecord user(std::string id, std::string name, std::string email = {}) {
+  return UserRecord{.id = std::move(id), .username = std::move(name), .email = std::move(email), .roles = {"user"},
+                    .disabled = false, .password_hash = "$argon2id$x", .created_at = 100, .updated_at = 100};
+}
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server().ok()) << server().error();
+    static int databases = 0;
+    database_ = "pg_store_" + std::to_string(++databases);
+    std::string error;
+    url_ = server().create_database(database_, error);
+    ASSERT_FALSE(url_.empty()) << error;
+    admin_ = PQconnectdb(server().url().c_str());
+    ASSERT_EQ(PQstatus(admin_), CONNECTION_OK) << PQerrorMessage(admin_);
+  }
+  void TearDown() override {
+    PQfinish(locker_);
+    PQfinish(admin_);
+  }
+
+  // Server processes serving this test's database, but for the locker's.
+  int backends() {
+    return std::stoi(scalar(admin_, "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database_ +
+                                        "' AND pid <> " + std::to_string(locker_ ? PQbackendPID(locker_) : 0)));
+  }
+  int waiting_for_a_lock() {
+    return std::stoi(scalar(admin_, "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database_ +
+                                        "' AND wait_event_type = 'Lock'"));
+  }
+  void terminate(const std::string& condition) {
+    scalar(admin_, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" + database_ +
+                       "' AND " + condition);
+  }
+  // Holds an exclusive lock on the users table, so any store call that touches it waits.
+  void lock_users() {
+    locker_ = PQconnectdb(url_.c_str());
+    ASSERT_EQ(PQstatus(locker_), CONNECTION_OK);
+    ASSERT_EQ(scalar(locker_, "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE"), "");
+  }
+  void unlock_users() { scalar(locker_, "ROLLBACK"); }
+
+  std::string database_;
+  std::string url_;
+  PGconn* admin_{nullptr};
+  PGconn* locker_{nullptr};
+};
+
+TEST_F(PgStoreTest, OpensBothSchemesLazilyAndDoesNotMigrate) {
+  auto store = open_store(url_);
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ(backends(), 0) << "no connection before the first call";
+  EXPECT_EQ((*store)->schema_version().value(), 0) << "open_store does not migrate";
+  EXPECT_EQ(backends(), 1);
+  ASSERT_TRUE((*store)->migrate());
+  auto short_scheme = open_store("postgres://" + url_.substr(std::string_view("postgresql://").size()));
+  ASSERT_TRUE(short_scheme) << short_scheme.error().message;
+  EXPECT_EQ((*short_scheme)->schema_version().value(), (*store)->schema_version().value());
+}
+
+TEST_F(PgStoreTest, AnUnreachableServerIsUnavailableAndItsPasswordStaysOutOfTheMessage) {
+  auto store = open_store("postgresql://gatehouse:pw-do-not-echo@127.0.0.1:1/none");
+  ASSERT_TRUE(store) << "opening connects nothing";
+  auto pinged = (*store)->ping();
+  ASSERT_FALSE(pinged);
+  EXPECT_EQ(pinged.error().code, StoreErrc::unavailable);
+  EXPECT_EQ(pinged.error().message.find("pw-do-not-echo"), std::string::npos) << pinged.error().message;
+
+  auto malformed = open_store("postgresql://gatehouse:pw-do-not-echo@127.0.0.1/db?pw-do-not-echo=1");
+  ASSERT_FALSE(malformed);
+  EXPECT_EQ(malformed.error().message.find("pw-do-not-echo"), std::string::npos) << malformed.error().message;
+}
+
+TEST_F(PgStoreTest, ErrorsNameTheConstraintNeverTheValue) {
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "Alice-Secretname", "alice.secret@example.com")));
+  auto taken = store.create_user(user("u2", "alice-secretname"));
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, StoreErrc::conflict);
+  EXPECT_NE(taken.error().message.find("23505"), std::string::npos) << taken.error().message;
+  EXPECT_NE(taken.error().message.find("users"), std::string::npos) << taken.error().message;
+  EXPECT_EQ(taken.error().message.find("secretname"), std::string::npos) << taken.error().message;
+
+  auto orphan = store.create_api_key(ApiKeyRecord{.id = "k1", .user_id = "owner-nobody-has", .name = "ci",
+                                                  .digest = "digest-of-a-secret", .prefix = "gk_abcd"});
+  ASSERT_FALSE(orphan);
+  EXPECT_EQ(orphan.error().code, StoreErrc::conflict);
+  EXPECT_EQ(orphan.error().message.find("owner-nobody-has"), std::string::npos) << orphan.error().message;
+  EXPECT_EQ(orphan.error().message.find("digest-of-a-secret"), std::string::npos) << orphan.error().message;
+}
+
+TEST_F(PgStoreTest, ConnectionsTheServerClosedWhileIdleAreReplacedUnnoticed) {
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.ping());
+  terminate("true");  // as a server restart or an idle timeout would
+  ASSERT_TRUE(eventually([&] { return backends() == 0; }));
+  EXPECT_TRUE(store.ping()) << "the closed connection is found before use and replaced";
+  EXPECT_TRUE(store.create_user(user("u1", "alice")));
+}
+
+TEST_F(PgStoreTest, AConnectionLostMidStatementAnswersUnavailableThenRecovers) {
+  PgStore store(url_, 1);  // one connection: the lost one must be replaced for the next call to work
+  ASSERT_TRUE(store.migrate());
+  lock_users();
+  StoreResult<void> created;
+  std::thread blocked([&] { created = store.create_user(user("u1", "alice")); });
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; }));
+  terminate("wait_event_type = 'Lock'");
+  blocked.join();
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, StoreErrc::unavailable) << created.error().message;
+  unlock_users();
+  EXPECT_TRUE(store.create_user(user("u1", "alice")));
+  EXPECT_EQ(store.count_users().value(), 1);
+}
+
+TEST_F(PgStoreTest, WaitingForAFreeConnectionIsBounded) {
+  PgStore store(url_, 1, 200ms);
+  ASSERT_TRUE(store.migrate());
+  lock_users();
+  StoreResult<void> created;
+  std::thread holder([&] { created = store.create_user(user("u1", "alice")); });  // holds the only connection
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; }));
+  const auto start = std::chrono::steady_clock::now();
+  auto pinged = store.ping();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(pinged);
+  EXPECT_EQ(pinged.error().code, StoreErrc::unavailable);
+  EXPECT_GE(waited, 200ms);
+  EXPECT_LT(waited, 5s);
+  unlock_users();
+  holder.join();
+  EXPECT_TRUE(created);
+  EXPECT_TRUE(store.ping());
+}
+
+TEST_F(PgStoreTest, ADeadlockVictimRunsItsTransactionAgain) {
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "alice")));
+  for (const char* id : {"k1", "k2"})
+    ASSERT_TRUE(store.create_api_key(ApiKeyRecord{.id = id, .user_id = "u1", .name = "ci",
+                                                  .digest = std::string("d-") + id, .prefix = "gk_abcd"}));
+  // Another client holds k2 and then wants k1, while the store holds k1 and wants k2. The
+  // store's deadlock check fires first (the other side waits 10 s before checking), so the
+  // store's transaction is the one PostgreSQL aborts; it runs again once the other commits.
+  locker_ = PQconnectdb(url_.c_str());
+  ASSERT_EQ(scalar(locker_, "BEGIN; SET LOCAL deadlock_timeout = '10s'; "
+                            "UPDATE api_keys SET name = 'held' WHERE id = 'k2'"),
+            "");
+  StoreResult<void> touched;
+  std::thread store_side([&] { touched = store.touch_api_keys({{"k1", 300}, {"k2", 300}}); });
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; }));
+  EXPECT_EQ(scalar(locker_, "UPDATE api_keys SET name = 'held' WHERE id = 'k1'"), "") << "the store gave way";
+  EXPECT_EQ(scalar(locker_, "COMMIT"), "");
+  store_side.join();
+  ASSERT_TRUE(touched) << touched.error().message;
+  EXPECT_EQ(store.find_api_key("k1").value()->last_used_at, 300);
+  EXPECT_EQ(store.find_api_key("k2").value()->last_used_at, 300);
+}
+
+TEST_F(PgStoreTest, ASessionWhoseIdIsBeingRevokedDoesNotOpenMeanwhile) {
+  // A replayed authorization code revokes the session id its first redemption is opening. Here
+  // the revocation is held up mid-transaction (its denylist row waits on another client's
+  // uncommitted row), and the session must wait for it rather than open unseen.
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "alice")));
+  locker_ = PQconnectdb(url_.c_str());
+  ASSERT_EQ(scalar(locker_, "BEGIN; INSERT INTO revocations (kind, value, expires_at) VALUES ('sid', 's-race', 1)"),
+            "");
+  StoreResult<void> revoked, opened;
+  std::thread revoker([&] { revoked = store.revoke_session("s-race", 100, 5000); });
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; }));
+  std::thread login([&] {
+    const TokenRecord refresh{.digest = "r-race", .session_id = "s-race", .user_id = "u1", .created_at = 100,
+                              .expires_at = 1000};
+    opened = store.create_session(SessionRecord{.id = "s-race", .user_id = "u1", .client_id = "c1", .created_at = 100},
+                                  std::nullopt, refresh, "$argon2id$x");
+  });
+  EXPECT_TRUE(eventually([&] { return waiting_for_a_lock() == 2; })) << "the login waits for the revocation";
+  scalar(locker_, "ROLLBACK");
+  revoker.join();
+  login.join();
+  EXPECT_TRUE(revoked);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, StoreErrc::precondition_failed);
+  EXPECT_FALSE(store.find_refresh_token("r-race").value().has_value());
+}
+
+TEST_F(PgStoreTest, ALoginWaitsForAPasswordChangeInFlightAndLosesToIt) {
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "alice")));
+  locker_ = PQconnectdb(url_.c_str());
+  ASSERT_EQ(scalar(locker_, "BEGIN; UPDATE users SET password_hash = '$argon2id$new' WHERE id = 'u1'"), "");
+  StoreResult<void> opened;
+  std::thread login([&] {
+    const TokenRecord refresh{.digest = "r1", .session_id = "s1", .user_id = "u1", .created_at = 100,
+                              .expires_at = 1000};
+    const SessionRecord session{.id = "s1", .user_id = "u1", .client_id = "gatehouse", .created_at = 100};
+    opened = store.create_session(session, std::nullopt, refresh, "$argon2id$x");
+  });
+  EXPECT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; }));
+  scalar(locker_, "COMMIT");
+  login.join();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, StoreErrc::precondition_failed);
+}
+
+TEST_F(PgStoreTest, TwoNodesRotatingOneRefreshTokenHaveOneWinner) {
+  // Two stores with pools of their own: what two Gatehouse processes sharing a database do.
+  PgStore node_a(url_), node_b(url_);
+  ASSERT_TRUE(node_a.migrate());
+  ASSERT_TRUE(node_b.migrate());
+  ASSERT_TRUE(node_a.create_user(user("u1", "alice")));
+  const TokenRecord refresh{.digest = "r1", .session_id = "s1", .user_id = "u1", .created_at = 100, .expires_at = 1000};
+  const SessionRecord session{.id = "s1", .user_id = "u1", .client_id = "gatehouse", .created_at = 100};
+  ASSERT_TRUE(node_a.create_session(session, std::nullopt, refresh, "$argon2id$x"));
+  std::atomic<int> rotated{0}, refused{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i)
+    threads.emplace_back([&, i] {
+      PgStore& node = i % 2 ? node_a : node_b;
+      TokenRecord next = refresh;
+      next.digest = "r-next-" + std::to_string(i);
+      auto r = node.rotate_refresh_token("r1", 150, std::nullopt, next, 5000);
+      if (!r) ++failed;
+      else if (r->outcome == RotateOutcome::rotated) ++rotated;
+      else ++refused;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(rotated.load(), 1);
+  EXPECT_EQ(refused.load(), 11);
+  EXPECT_EQ(failed.load(), 0);
+}
+
+}  // namespace
+}  // namespace gatehouse::store::postgres
