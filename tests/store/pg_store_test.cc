@@ -136,6 +136,29 @@ TEST_F(PgStoreTest, ErrorsNameTheConstraintNeverTheValue) {
   EXPECT_EQ(orphan.error().message.find("digest-of-a-secret"), std::string::npos) << orphan.error().message;
 }
 
+TEST_F(PgStoreTest, AuditTextThatIsNotUtf8IsMendedNotLost) {
+  // A User-Agent cut in the middle of a character, and a NUL: PostgreSQL stores neither, and a
+  // batch must not be lost for one such record.
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  AuditRecord odd{.id = "e1", .time = 100, .type = "login.failure", .outcome = "failure",
+                  .username = std::string("bob\0", 4), .user_agent = "Agent \xC3"};
+  AuditRecord plain = odd;
+  plain.id = "e2";
+  plain.username = "bob";
+  plain.user_agent = "Agent \xC3\xA9";
+  ASSERT_TRUE(store.append_audits({odd, plain}));
+  auto listed = store.list_audit(AuditQuery{}).value();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1].user_agent, "Agent \xEF\xBF\xBD");
+  EXPECT_EQ(listed[1].username, "bob\xEF\xBF\xBD");
+  EXPECT_EQ(listed[0].user_agent, "Agent \xC3\xA9") << "well-formed text is kept as it is";
+
+  auto nul_name = store.find_user_by_username(std::string("alice\0x", 7));
+  ASSERT_FALSE(nul_name) << "refused, not looked up as \"alice\"";
+  EXPECT_EQ(nul_name.error().code, StoreErrc::internal);
+}
+
 TEST_F(PgStoreTest, ConnectionsTheServerClosedWhileIdleAreReplacedUnnoticed) {
   PgStore store(url_);
   ASSERT_TRUE(store.migrate());

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/utf8.h"
 #include "store/postgres/migrations.h"
 
 // Where PostgreSQL behaves differently from SQLite, and what this file does about it:
@@ -34,8 +35,9 @@
 //   the same order on both backends. The primary-key indexes use the database collation, so on a
 //   database not created with LC_COLLATE=C list_users and list_clients sort instead of walking
 //   the index.
-// - Text must be valid UTF-8 (the test cluster and any sane database use that encoding): a value
-//   that is not is refused with SQLSTATE 22021 (internal), where SQLite would have stored it.
+// - Text must be valid UTF-8 in a UTF-8 database and cannot hold a NUL byte. Such a value is
+//   refused (internal: SQLSTATE 22021, or the NUL check in Params) where SQLite would store it,
+//   except in audit records, which are mended instead (see storable_text).
 
 namespace gatehouse::store::postgres {
 namespace {
@@ -80,6 +82,12 @@ class Params {
 
   int size() const { return static_cast<int>(types_.size()); }
   const Oid* types() const { return types_.data(); }
+  // PostgreSQL text cannot hold a NUL byte, and libpq would cut the value short there: such a
+  // value is refused rather than stored (or looked up) as a different, shorter one.
+  bool has_nul() const {
+    return std::any_of(values_.begin(), values_.end(),
+                       [](const auto& v) { return v && v->find('\0') != std::string::npos; });
+  }
   // Pointers into this object, nullptr for NULL; valid while it lives unchanged.
   std::vector<const char*> values() const {
     std::vector<const char*> out;
@@ -209,6 +217,7 @@ class Connection {
 
   // Runs `sql` (prepared on this connection the first time) with `params` bound.
   StoreResult<Rows> query(const std::string& sql, const Params& params = {}) {
+    if (params.has_nul()) return fail(StoreErrc::internal, "postgres: a text value holds a NUL byte");
     auto name = prepared(sql, params);
     if (!name) return tl::unexpected(name.error());
     const auto values = params.values();
@@ -578,13 +587,36 @@ const std::string& audit_insert_sql(std::size_t rows) {
   return rows == 1 ? one : chunk;
 }
 
+// Audit records carry what clients sent (a User-Agent, the name a login attempt gave), cut to
+// a length that may split a character. PostgreSQL refuses text that is not UTF-8 or holds a
+// NUL, and one such record would lose its whole batch, where SQLite keeps the bytes as they
+// are. So each byte that is not part of a well-formed character, and each NUL, becomes U+FFFD.
+std::string storable_text(std::string_view s) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c == 0 ? 0 : c < 0x80 ? 1 : utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out += s.substr(i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 // rows is 1 or kAuditRowsPerInsert.
 StoreResult<void> insert_audits_on(Connection& c, const AuditRecord* records, std::size_t rows) {
   Params params;
   for (std::size_t i = 0; i < rows; ++i) {
     const AuditRecord& r = records[i];
-    params.text(r.id).integer(r.time).text(r.type).text(r.outcome).text(r.user_id).text(r.username).text(r.ip);
-    params.text(r.user_agent).text(r.request_id).text(r.detail_json);
+    params.text(storable_text(r.id)).integer(r.time).text(storable_text(r.type)).text(storable_text(r.outcome));
+    params.text(storable_text(r.user_id)).text(storable_text(r.username)).text(storable_text(r.ip));
+    params.text(storable_text(r.user_agent)).text(storable_text(r.request_id)).text(storable_text(r.detail_json));
   }
   return c.execute(audit_insert_sql(rows), params);
 }
