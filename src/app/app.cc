@@ -281,7 +281,9 @@ int serve(const config::Config& config) {
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                                               : config.listen_host;
   const std::string url = (server.tls() ? "https://" : "http://") + host + ":" + std::to_string(*port);
-  log::info("serving", {{"url", url}, {"storage", "sqlite"}, {"issuer", config.issuer_for(*port)}});
+  const std::string storage_url = config.storage_url();
+  const std::string storage = storage_url.substr(0, storage_url.find("://"));  // the scheme: no password
+  log::info("serving", {{"url", url}, {"storage", storage}, {"issuer", config.issuer_for(*port)}});
   std::printf("gatehouse listening on %s\n", url.c_str());
   std::fflush(stdout);
   server.run();

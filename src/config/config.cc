@@ -435,9 +435,11 @@ Result<void, std::string> finalize(Config& c) {
   if (std::find(kLevels.begin(), kLevels.end(), c.log.level) == kLevels.end())
     return Err("log.level: expected debug, info, warn or error, got \"" + c.log.level + "\"");
 
+  // A PostgreSQL URL goes to libpq as it is; libpq checks it when the store opens.
   const std::string url = c.storage_url();
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return {};
   if (url.rfind("sqlite://", 0) != 0)
-    return Err("storage.url: expected sqlite:///path/to/file.db (PostgreSQL arrives in a later release)");
+    return Err("storage.url: expected sqlite:///path/to/file.db or postgresql://user@host/database");
   c.storage_path = url.substr(std::string_view("sqlite://").size());
   if (c.storage_path.empty()) return Err("storage.url: the SQLite path is empty");
   return {};

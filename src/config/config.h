@@ -148,7 +148,7 @@ struct Config {
   // Derived once by finalize(): never set directly.
   std::string listen_host{};
   std::uint16_t listen_port{0};
-  std::string storage_path{};  // the SQLite file path
+  std::string storage_path{};  // the SQLite file path; empty for PostgreSQL
 
   std::string storage_url() const;
   std::string issuer_for(std::uint16_t bound_port) const;

@@ -64,6 +64,21 @@ TEST_F(ConfigTest, EnvironmentOverridesFileAndFlagsOverrideBoth) {
   EXPECT_EQ(c->storage_path, "/tmp/x/gatehouse.db");
 }
 
+TEST_F(ConfigTest, StorageUrlNamesSqliteOrPostgres) {
+  for (const char* url : {"postgresql://gh:pw@db.internal/gatehouse?sslmode=verify-full", "postgres://db/gatehouse"}) {
+    env_["GATEHOUSE_STORAGE_URL"] = url;
+    auto c = load("");
+    ASSERT_TRUE(c) << c.error();
+    EXPECT_EQ(c->storage_url(), url) << "passed to libpq as it is";
+    EXPECT_EQ(c->storage_path, "");
+  }
+  env_["GATEHOUSE_STORAGE_URL"] = "mysql://gh:pw-not-echoed@db/gatehouse";
+  auto other = load("");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().find("storage.url"), std::string::npos);
+  EXPECT_EQ(other.error().find("pw-not-echoed"), std::string::npos);
+}
+
 TEST_F(ConfigTest, SecretsComeFromFiles) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/pw";
