@@ -154,9 +154,35 @@ TEST_F(PgStoreTest, AuditTextThatIsNotUtf8IsMendedNotLost) {
   EXPECT_EQ(listed[1].username, "bob\xEF\xBF\xBD");
   EXPECT_EQ(listed[0].user_agent, "Agent \xC3\xA9") << "well-formed text is kept as it is";
 
-  auto nul_name = store.find_user_by_username(std::string("alice\0x", 7));
-  ASSERT_FALSE(nul_name) << "refused, not looked up as \"alice\"";
-  EXPECT_EQ(nul_name.error().code, StoreErrc::internal);
+}
+
+TEST_F(PgStoreTest, NamesPostgresCannotHoldAreFoundNowhereAndStillCountFailures) {
+  // A Basic-auth or form login may name anything; SQLite answers "no such user", and so must
+  // PostgreSQL, which stores neither malformed UTF-8 nor NUL (and libpq would cut at a NUL).
+  PgStore store(url_);
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "alice")));
+  const std::string nul_name("alice\0x", 7), bad_name = "al\xFFice";
+  for (const auto& name : {nul_name, bad_name}) {
+    auto found = store.find_user_by_username(name);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_FALSE(found->has_value()) << "not looked up as \"alice\"";
+    auto by_email = store.find_user_by_email(name + "@x.io");
+    ASSERT_TRUE(by_email) << by_email.error().message;
+    EXPECT_FALSE(by_email->has_value());
+    auto client = store.find_client(name);
+    ASSERT_TRUE(client) << client.error().message;
+    EXPECT_FALSE(client->has_value());
+    const std::string subject = "login:" + name;
+    ASSERT_TRUE(store.add_login_failure(subject, 100, 900, 5, 900));
+    EXPECT_EQ(store.add_login_failure(subject, 101, 900, 5, 900)->count, 2);
+    EXPECT_EQ(store.login_failures(subject)->count, 2);
+    ASSERT_TRUE(store.clear_login_failures(subject));
+    EXPECT_EQ(store.login_failures(subject)->count, 0);
+  }
+  auto nul_user = store.create_user(user("u2", nul_name));
+  ASSERT_FALSE(nul_user) << "refused, not stored as \"alice\"";
+  EXPECT_EQ(nul_user.error().code, StoreErrc::internal);
 }
 
 TEST_F(PgStoreTest, ConnectionsTheServerClosedWhileIdleAreReplacedUnnoticed) {

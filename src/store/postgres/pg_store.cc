@@ -35,9 +35,9 @@
 //   the same order on both backends. The primary-key indexes use the database collation, so on a
 //   database not created with LC_COLLATE=C list_users and list_clients sort instead of walking
 //   the index.
-// - Text must be valid UTF-8 in a UTF-8 database and cannot hold a NUL byte. Such a value is
-//   refused (internal: SQLSTATE 22021, or the NUL check in Params) where SQLite would store it,
-//   except in audit records, which are mended instead (see storable_text).
+// - Text must be valid UTF-8 in a UTF-8 database and cannot hold a NUL byte. Lookups by such a
+//   value find nothing, audit records and failed-login subjects are mended (see storable), and
+//   any other write of one is refused (internal), where SQLite would store the bytes.
 
 namespace gatehouse::store::postgres {
 namespace {
@@ -426,6 +426,33 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
+// PostgreSQL text holds neither malformed UTF-8 nor NUL, where SQLite keeps any bytes, and
+// values from clients can be either (a Basic-auth name, a User-Agent cut mid-character). No row
+// can hold such a value, so a lookup by one finds nothing, as in SQLite, instead of failing.
+bool storable(std::string_view s) { return is_valid_utf8(s) && s.find('\0') == std::string_view::npos; }
+
+// Where client text is kept anyway (audit records, failed-login subjects), each byte that is
+// not part of a well-formed character, and each NUL, becomes U+FFFD: one odd record must not
+// fail the audit writer's whole batch. Two such login names then share a failure counter,
+// which only locks them out sooner.
+std::string storable_text(std::string_view s) {
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c == 0 ? 0 : c < 0x80 ? 1 : utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out += s.substr(i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
 const std::string kUserColumns = "id, username, email, roles, disabled, password_hash, created_at, updated_at";
 
 UserRecord read_user(const Row& r) {
@@ -463,6 +490,7 @@ TokenRecord read_token(const Row& r) {
 
 // column is a constant naming a unique column ("id", "username_key", "email_key").
 StoreResult<std::optional<UserRecord>> find_user_on(Connection& c, const char* column, const std::string& value) {
+  if (!storable(value)) return std::optional<UserRecord>{};
   auto rows = c.query("SELECT " + kUserColumns + " FROM users WHERE " + column + " = $1", Params().text(value));
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return std::optional<UserRecord>{};
@@ -470,6 +498,7 @@ StoreResult<std::optional<UserRecord>> find_user_on(Connection& c, const char* c
 }
 
 StoreResult<std::optional<ClientRecord>> find_client_on(Connection& c, const std::string& id) {
+  if (!storable(id)) return std::optional<ClientRecord>{};
   auto rows = c.query("SELECT " + kClientColumns + " FROM oauth_clients WHERE id = $1", Params().text(id));
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return std::optional<ClientRecord>{};
@@ -585,28 +614,6 @@ const std::string& audit_insert_sql(std::size_t rows) {
   };
   static const std::string one = build(1), chunk = build(kAuditRowsPerInsert);
   return rows == 1 ? one : chunk;
-}
-
-// Audit records carry what clients sent (a User-Agent, the name a login attempt gave), cut to
-// a length that may split a character. PostgreSQL refuses text that is not UTF-8 or holds a
-// NUL, and one such record would lose its whole batch, where SQLite keeps the bytes as they
-// are. So each byte that is not part of a well-formed character, and each NUL, becomes U+FFFD.
-std::string storable_text(std::string_view s) {
-  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c == 0 ? 0 : c < 0x80 ? 1 : utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out += s.substr(i, n);
-      i += n;
-    }
-  }
-  return out;
 }
 
 // rows is 1 or kAuditRowsPerInsert.
@@ -1078,11 +1085,12 @@ StoreResult<void> PgStore::touch_api_keys(const std::vector<std::pair<std::strin
 
 // ---- lockout ----
 StoreResult<LoginFailures> PgStore::login_failures(const std::string& subject) {
-  return with_connection(*pool_, [&](Connection& c) { return login_failures_on(c, subject); });
+  return with_connection(*pool_, [&](Connection& c) { return login_failures_on(c, storable_text(subject)); });
 }
 
 StoreResult<LoginFailures> PgStore::add_login_failure(const std::string& subject, std::int64_t now,
                                                       std::int64_t window, int max_failures, std::int64_t lock_for) {
+  const std::string key = storable_text(subject);
   return in_transaction(*pool_, [&](Connection& c) -> StoreResult<LoginFailures> {
     // Creates the subject's row if it has none and, either way, locks it and returns what it
     // holds: concurrent failures of one subject queue here and each counts on the last one's
@@ -1090,7 +1098,7 @@ StoreResult<LoginFailures> PgStore::add_login_failure(const std::string& subject
     auto rows = c.query(
         "INSERT INTO login_failures (subject, count, first_at, locked_until) VALUES ($1, 0, $2, NULL) "
         "ON CONFLICT (subject) DO UPDATE SET count = login_failures.count RETURNING count, first_at, locked_until",
-        Params().text(subject).integer(now));
+        Params().text(key).integer(now));
     if (!rows) return tl::unexpected(rows.error());
     const Row r = rows->row(0);
     LoginFailures f{static_cast<int>(r.integer(0)), r.integer(1), r.optional_integer(2)};
@@ -1102,7 +1110,7 @@ StoreResult<LoginFailures> PgStore::add_login_failure(const std::string& subject
     }
     auto stored = c.execute(
         "UPDATE login_failures SET count = $2, first_at = $3, locked_until = $4 WHERE subject = $1",
-        Params().text(subject).integer(f.count).integer(f.first_at).integer_or_null(f.locked_until));
+        Params().text(key).integer(f.count).integer(f.first_at).integer_or_null(f.locked_until));
     if (!stored) return tl::unexpected(stored.error());
     return f;
   });
@@ -1110,7 +1118,7 @@ StoreResult<LoginFailures> PgStore::add_login_failure(const std::string& subject
 
 StoreResult<void> PgStore::clear_login_failures(const std::string& subject) {
   return with_connection(*pool_, [&](Connection& c) {
-    return c.execute("DELETE FROM login_failures WHERE subject = $1", Params().text(subject));
+    return c.execute("DELETE FROM login_failures WHERE subject = $1", Params().text(storable_text(subject)));
   });
 }
 
