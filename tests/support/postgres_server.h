@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/random.h"
+#include "store/postgres/libpq_loader.h"
 #include "support/temp_store.h"
 
 namespace gatehouse::testing {
@@ -81,6 +82,11 @@ class PostgresServer {
   }
 
   void start() {
+    // The tests call libpq directly too; the backend loads it on first use (libpq_loader.h).
+    if (std::string why; !store::postgres::load_libpq(&why)) {
+      error_ = why;
+      return;
+    }
     if (!std::filesystem::exists(std::string(kBin) + "initdb")) {
       error_ = std::string(kBin) + "initdb is missing: run scripts/install-deps.sh (package postgresql)";
       return;

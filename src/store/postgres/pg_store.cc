@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/utf8.h"
+#include "store/postgres/libpq_loader.h"
 #include "store/postgres/migrations.h"
 
 // Where PostgreSQL behaves differently from SQLite, and what this file does about it:
@@ -182,6 +183,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   static StoreResult<std::unique_ptr<Connection>> open(const std::string& url) {
+    if (std::string why; !load_libpq(&why)) return fail(StoreErrc::unavailable, "postgres: " + why);
     // Defaults go before "dbname": the URL, expanded there, overrides them if it sets them too.
     const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {kConnectTimeoutSeconds, "gatehouse", url.c_str(), nullptr};
@@ -1321,6 +1323,7 @@ StoreResult<void> PgStore::save_grant(const std::string& user_id, const std::str
 }
 
 StoreResult<std::unique_ptr<Store>> open(const std::string& url) {
+  if (std::string why; !load_libpq(&why)) return fail(StoreErrc::unavailable, "postgres: " + why);
   // libpq's parse error may quote the part of the URL it rejects, which can be the password.
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
