@@ -94,11 +94,15 @@ class RequestParser final : public bhttp::basic_parser<true> {
     ec = bhttp::error::bad_version;  // a request parser never sees a status line
   }
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    // A chunked body's trailer fields come through here too, after the header. They are
+    // dropped (RFC 9110 §6.5.1: never merged into the header section): otherwise a client
+    // could slip an Authorization or X-Forwarded-For past a proxy that filters only headers.
+    if (in_trailer_) return;
     Header& h = req_.headers.emplace_back();
     h.name = lower(std::string_view(name.data(), name.size()));
     h.value.assign(value.data(), value.size());
   }
-  void on_header_impl(beast::error_code&) override {}
+  void on_header_impl(beast::error_code&) override { in_trailer_ = true; }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
     // basic_parser has already refused a length above body_limit.
     if (length) req_.body.reserve(static_cast<std::size_t>(*length));
@@ -116,6 +120,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
 
   Request req_;
   unsigned version_{11};
+  bool in_trailer_{false};
 };
 
 // X-Request-Id values only need to be unique, not secret: 20 base62 characters from a

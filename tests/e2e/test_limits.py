@@ -59,6 +59,24 @@ def test_chunked_body_too_large_413(server):
     healthy(server)
 
 
+def test_chunked_trailer_fields_are_not_headers(server, admin):
+    # A credential in a chunked body's trailer must not count as one: proxies filter headers.
+    body = b'{"name":"trailer"}'
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n"
+
+    def create_key(in_header: str, in_trailer: str):
+        head = (f"POST /api/keys HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\n{in_header}\r\n").encode()
+        status, _, _ = parse_raw_response(raw_exchange(server.port, head + chunked + in_trailer.encode() + b"\r\n",
+                                                       timeout=10))
+        return status
+
+    auth = f"Authorization: Bearer {admin.token}\r\n"
+    assert create_key(in_header="", in_trailer=auth) == 401
+    assert create_key(in_header=auth, in_trailer="") == 201  # the same request, credential in the header
+    healthy(server)
+
+
 def test_header_too_large_431(server):
     r = requests.get(server.url + "/healthz", headers={"X-Big": "a" * (32 * 1024)}, timeout=30)
     err = assert_error(r, 431, "request_header_fields_too_large")
