@@ -84,20 +84,7 @@ GH_NOCACHE_PID=$STARTED_PID
 FRONT_AUTH=$("$PY" "$HELPER" freeport)
 FRONT_PLAIN=$("$PY" "$HELPER" freeport)
 UPSTREAM=$("$PY" "$HELPER" freeport)
-mkdir -p "$WORK/front/logs" "$WORK/front/tmp"
-cat >"$WORK/front/nginx.conf" <<EOF
-daemon off;
-worker_processes 2;
-pid $WORK/front/nginx.pid;
-error_log $WORK/front/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/front/tmp/body;
-  proxy_temp_path $WORK/front/tmp/proxy;
-  fastcgi_temp_path $WORK/front/tmp/fastcgi;
-  uwsgi_temp_path $WORK/front/tmp/uwsgi;
-  scgi_temp_path $WORK/front/tmp/scgi;
+write_nginx_conf "$WORK/front" <<EOF
   upstream gatehouse { server 127.0.0.1:${GH##*:}; keepalive 64; }
   upstream api { server 127.0.0.1:$UPSTREAM; keepalive 64; }
   server { listen 127.0.0.1:$UPSTREAM; location / { return 200 "ok"; } }
@@ -126,7 +113,6 @@ http {
       proxy_set_header Connection "";
     }
   }
-}
 EOF
 "$NGINX" -p "$WORK/front" -c "$WORK/front/nginx.conf" >"$WORK/front/logs/stdout.log" 2>&1 </dev/null &
 STARTED_PIDS+=($!)

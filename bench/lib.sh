@@ -114,27 +114,37 @@ start_gatehouse() { # NAME DATA_DIR [VAR=value...]
 
 # nginx returning a static 200 on a free loopback port: the baseline every HTTP figure is
 # compared with. Sets NGINX_PORT and NGINX_PID. Needs NGINX, PY and HELPER.
-start_nginx() {
-  NGINX_PORT=$("$PY" "$HELPER" freeport)
-  mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
+# Writes DIR/nginx.conf: pid, logs and temp files all under DIR, 2 workers, no access log, and
+# inside "http { }" the server blocks read from standard input.
+write_nginx_conf() { # DIR < server blocks
+  mkdir -p "$1/logs" "$1/tmp"
+  {
+    cat <<EOF
 daemon off;
 worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+EOF
+    cat
+    echo "}"
+  } >"$1/nginx.conf"
+}
+
+start_nginx() {
+  NGINX_PORT=$("$PY" "$HELPER" freeport)
+  write_nginx_conf "$WORK/nginx" <<EOF
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / { return 200 "ok"; }
   }
-}
 EOF
   "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/logs/stdout.log" 2>&1 </dev/null &
   NGINX_PID=$!

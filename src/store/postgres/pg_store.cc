@@ -15,6 +15,7 @@
 #include "core/utf8.h"
 #include "store/postgres/libpq_loader.h"
 #include "store/postgres/migrations.h"
+#include "store/words.h"
 
 // Where PostgreSQL behaves differently from SQLite, and what this file does about it:
 //
@@ -404,28 +405,6 @@ auto in_transaction(Pool& pool, Fn&& fn) -> decltype(fn(std::declval<Connection&
       if (result || attempt == kTransactionAttempts || !c.retry_suggested()) return result;
     }
   });
-}
-
-// Lists are stored space-separated, as SQLite stores them.
-std::string join_words(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out.push_back(' ');
-    out += w;
-  }
-  return out;
-}
-
-std::vector<std::string> split_words(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find(' ', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 // PostgreSQL text holds neither malformed UTF-8 nor NUL, where SQLite keeps any bytes, and

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "store/sqlite/migrations.h"
+#include "store/words.h"
 
 namespace gatehouse::store::sqlite {
 namespace {
@@ -118,27 +119,6 @@ StoreResult<std::unique_ptr<Connection>> connect(const std::string& path) {
   auto ok = conn->exec("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
   if (!ok) return tl::unexpected(ok.error());
   return conn;
-}
-
-std::string join_words(const std::vector<std::string>& roles) {
-  std::string out;
-  for (const auto& r : roles) {
-    if (!out.empty()) out.push_back(' ');
-    out += r;
-  }
-  return out;
-}
-
-std::vector<std::string> split_words(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto end = s.find(' ', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 constexpr const char* kUserColumns =
