@@ -1,5 +1,7 @@
 #include "audit/audit.h"
 
+#include <climits>
+
 #include "core/log.h"
 #include "core/random.h"
 #include "core/time.h"
@@ -13,22 +15,29 @@ class FileSink final : public LineSink {
   ~FileSink() override {
     if (owned_) std::fclose(file_);
   }
-  void write_line(const std::string& line) override {
-    std::lock_guard lock(mutex_);
-    std::fwrite(line.data(), 1, line.size(), file_);
-    std::fputc('\n', file_);
-    std::fflush(file_);
-  }
+  void write_line(const std::string& line) override { write_lines({line}); }
+  // stderr is unbuffered: a line and its newline written apart cost two system calls per event.
+  // Lines go out whole, several per write(2) but never more than PIPE_BUF bytes at once, so on
+  // a pipe no other writer's output can land inside a line.
   void write_lines(const std::vector<std::string>& lines) override {
+    std::string buffer;
+    buffer.reserve(PIPE_BUF);
     std::lock_guard lock(mutex_);
     for (const auto& line : lines) {
-      std::fwrite(line.data(), 1, line.size(), file_);
-      std::fputc('\n', file_);
+      if (!buffer.empty() && buffer.size() + line.size() + 1 > PIPE_BUF) flush_buffer(buffer);
+      buffer += line;
+      buffer.push_back('\n');
     }
-    std::fflush(file_);
+    flush_buffer(buffer);
   }
 
  private:
+  void flush_buffer(std::string& buffer) {
+    std::fwrite(buffer.data(), 1, buffer.size(), file_);
+    std::fflush(file_);
+    buffer.clear();
+  }
+
   std::mutex mutex_;
   std::FILE* file_;
   bool owned_;

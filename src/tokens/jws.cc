@@ -65,6 +65,9 @@ std::atomic<std::uint64_t> g_next_key_id{1};
 struct PkeyCtxDeleter {
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
 };
+struct EcKeyDeleter {
+  void operator()(EC_KEY* p) const { EC_KEY_free(p); }
+};
 
 // Verification contexts, one per thread and key, initialised once: setting up an OpenSSL 3
 // operation costs several microseconds, a tenth of an RS256 verify. Each context holds its
@@ -74,6 +77,7 @@ struct PkeyCtxDeleter {
 struct ThreadVerifiers {
   std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_verifiers;
   std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_signers;
+  std::unordered_map<std::uint64_t, std::unique_ptr<EC_KEY, EcKeyDeleter>> es256_signers;
   std::unordered_map<std::uint64_t, MdCtxPtr> message_verifiers;
   static constexpr std::size_t kMaxKeys = 64;  // keys rotate rarely; a bound keeps it small
 };
@@ -95,17 +99,30 @@ EVP_PKEY_CTX* digest_verifier(std::uint64_t key_id, EVP_PKEY* pkey, bool rsa) {
   return cache.emplace(key_id, std::move(ctx)).first->second.get();
 }
 
-// RS256 and ES256 signing, the same way: a ready EVP_PKEY_CTX per thread and key signs a
-// SHA-256 digest (a client_credentials token endpoint signs thousands per second).
-EVP_PKEY_CTX* digest_signer(std::uint64_t key_id, EVP_PKEY* pkey, bool rsa) {
+// RS256 signing: a ready EVP_PKEY_CTX per thread and key signs a SHA-256 digest (setting one
+// up costs more than the padding around the RSA operation).
+EVP_PKEY_CTX* rs256_signer(std::uint64_t key_id, EVP_PKEY* pkey) {
   auto& cache = thread_verifiers().digest_signers;
   if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return nullptr;
-  if (rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+  if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
   if (EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256_md()) != 1) return nullptr;
   if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
   return cache.emplace(key_id, std::move(ctx)).first->second.get();
+}
+
+// ES256 signing below the EVP layer. ECDSA_do_sign runs the same code as EVP_PKEY_sign
+// (OpenSSL's hedged nonce: private key, digest and fresh randomness; constant-time scalar
+// multiplication and inversion), minus the provider dispatch and the DER encoding that would
+// only be decoded again into r‖s: a token endpoint signing thousands per second notices.
+EC_KEY* es256_signer(std::uint64_t key_id, EVP_PKEY* pkey) {
+  auto& cache = thread_verifiers().es256_signers;
+  if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
+  std::unique_ptr<EC_KEY, EcKeyDeleter> ec(EVP_PKEY_get1_EC_KEY(pkey));
+  if (!ec) return nullptr;
+  if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
+  return cache.emplace(key_id, std::move(ec)).first->second.get();
 }
 
 // EdDSA signs the message itself (no pre-hash), so it goes through EVP_DigestVerify with a
@@ -409,22 +426,28 @@ std::string JwsKey::sign(std::string_view input) const {
     sig.resize(len);
     return sig;
   }
-  EVP_PKEY_CTX* signer = digest_signer(k.id, k.pkey.get(), k.alg == JwsAlg::RS256);
-  if (!signer) return {};
   unsigned char digest[SHA256_DIGEST_LENGTH];
   crypto::sha256_into(input, digest);
+  if (k.alg == JwsAlg::ES256) {
+    EC_KEY* ec = es256_signer(k.id, k.pkey.get());
+    if (!ec) return {};
+    ECDSA_SIG* es = ECDSA_do_sign(digest, sizeof digest, ec);
+    if (!es) return {};
+    // The fixed-width r‖s of RFC 7518 §3.4.
+    sig.resize(2 * kEs256Half);
+    auto* out = reinterpret_cast<unsigned char*>(sig.data());
+    const bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(es), out, kEs256Half) == kEs256Half &&
+                    BN_bn2binpad(ECDSA_SIG_get0_s(es), out + kEs256Half, kEs256Half) == kEs256Half;
+    ECDSA_SIG_free(es);
+    return ok ? sig : std::string();
+  }
+  EVP_PKEY_CTX* signer = rs256_signer(k.id, k.pkey.get());
+  if (!signer) return {};
   std::size_t len = static_cast<std::size_t>(EVP_PKEY_get_size(k.pkey.get()));
   sig.resize(len);
   if (EVP_PKEY_sign(signer, reinterpret_cast<unsigned char*>(sig.data()), &len, digest, sizeof digest) != 1) return {};
   sig.resize(len);
-  if (k.alg != JwsAlg::ES256) return sig;
-  // DER ECDSA-Sig-Value -> the fixed-width r‖s of RFC 7518 §3.4.
-  const auto* p = reinterpret_cast<const unsigned char*>(sig.data());
-  ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-  if (!es) return {};
-  std::string raw = bn_bytes(ECDSA_SIG_get0_r(es), kEs256Half) + bn_bytes(ECDSA_SIG_get0_s(es), kEs256Half);
-  ECDSA_SIG_free(es);
-  return raw;
+  return sig;
 }
 
 bool JwsKey::verify(std::string_view input, std::string_view signature) const {

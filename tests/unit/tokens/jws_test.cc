@@ -652,6 +652,23 @@ TEST(JwsKeys, Es256RoundTrips) {
   EXPECT_EQ(unb64(jwk.str("y").value_or("")).size(), 32u);
 }
 
+// r and s are integers below n; about one in 128 signatures has one of them shorter than 32
+// bytes. RFC 7518 §3.4 wants each left-padded to exactly 32 bytes, and the verifier (which goes
+// through EVP, not the signing path) must accept every one of them.
+TEST(JwsKeys, Es256SignaturesArePaddedToFixedWidth) {
+  auto public_only = JwsKey::from_jwk(es256().public_jwk(), JwsAlg::ES256);
+  ASSERT_TRUE(public_only) << public_only.error();
+  int short_halves = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string input = "eyJhbGciOiJFUzI1NiJ9." + std::to_string(i);
+    const std::string sig = es256().sign(input);
+    ASSERT_EQ(sig.size(), 64u);
+    if (sig[0] == '\0' || sig[32] == '\0') ++short_halves;
+    ASSERT_TRUE(public_only->verify(input, sig)) << "signature " << i;
+  }
+  EXPECT_GT(short_halves, 0);  // P(none in 3000) < 1e-10: the padding path did run
+}
+
 TEST(JwsKeys, EdDsaRoundTrips) {
   check_asymmetric_round_trip(eddsa(), {JwsAlg::EdDSA, "OKP", "Ed25519", 64, {"x"}, {"d"}});
   JsonObject jwk(eddsa().public_jwk());
