@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -113,13 +114,42 @@ class Housekeeper {
   std::thread thread_;
 };
 
+// Where the store can announce changes (PostgreSQL's NOTIFY), applies another node's change as
+// soon as it commits, instead of at the Housekeeper's next 250 ms poll. The poll stays: it is
+// the fallback when a notification is lost (the listener reconnecting, the database away).
+class ChangeListener {
+ public:
+  explicit ChangeListener(App& app) : app_(app) {
+    if (app_.store().notifies_changes()) thread_ = std::thread([this] { loop(); });
+  }
+  ~ChangeListener() {
+    stop_ = true;  // seen within one wait
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      if (!app_.store().wait_for_changes(kFeedEvery)) continue;
+      if (auto synced = app_.change_feed().sync(); !synced)
+        log::warn("change listener: reading changes failed", {{"reason", synced.error().message}});
+    }
+  }
+
+  App& app_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config) {
   // Custom roles ([roles]) before anything reads permissions: the server and the CLI alike.
   if (auto roles = authz::configure_roles(config.roles); !roles) return tl::unexpected(roles.error());
   std::unique_ptr<App> app(new App(config));
-  auto store = store::open_store(config.storage_url());
+  auto store = store::open_store(config.storage_url(),
+                                 store::StoreOptions{.pool_size = static_cast<std::size_t>(config.storage.pool_size),
+                                                     .password = config.storage.password});
   if (!store) return tl::unexpected("storage: " + store.error().message);
   app->store_ = std::move(*store);
   if (auto migrated = app->store_->migrate(); !migrated)
@@ -172,6 +202,16 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
   oauth::Clients* clients = app->clients_.get();
   app->change_feed_->follow("client", [clients](const std::string& id) { clients->invalidate(id); },
                             [clients] { clients->clear(); });
+  // A key added by another node or by the CLI: this node signs with it and publishes it in its
+  // JWKS as soon as the change arrives (the 5 s reload stays as the fallback).
+  tokens::KeyRing* keyring = app->keyring_.get();
+  app->change_feed_->follow(
+      "signing_key",
+      [keyring](const std::string&) {
+        if (auto loaded = keyring->load(); !loaded)
+          log::warn("reloading signing keys failed", {{"reason", loaded.error()}});
+      },
+      [] {});
   if (auto started = app->change_feed_->start(); !started)
     return tl::unexpected("storage: reading revocations failed: " + started.error().message);
   App* raw = app.get();
@@ -278,6 +318,7 @@ int serve(const config::Config& config) {
   app.access_tokens().set_issuer(config.issuer_for(*port));
   app.provider().set_issuer(config.issuer_for(*port));
   Housekeeper housekeeper(app);
+  ChangeListener listener(app);
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"
                                                                               : config.listen_host;
   const std::string url = (server.tls() ? "https://" : "http://") + host + ":" + std::to_string(*port);

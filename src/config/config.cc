@@ -73,6 +73,8 @@ const std::vector<Key>& keys() {
       key<seconds>("server", "shutdown_timeout", [](Config& c) -> seconds& { return c.server.shutdown_timeout; }),
       key<S>("storage", "url", [](Config& c) -> S& { return c.storage.url; }, true),
       key<S>("storage", "data_dir", [](Config& c) -> S& { return c.storage.data_dir; }),
+      key<S>("storage", "password", [](Config& c) -> S& { return c.storage.password; }, true),
+      key<std::int64_t>("storage", "pool_size", [](Config& c) -> std::int64_t& { return c.storage.pool_size; }),
       key<S>("tls", "cert_file", [](Config& c) -> S& { return c.tls.cert_file; }),
       key<S>("tls", "key_file", [](Config& c) -> S& { return c.tls.key_file; }),
       key<S>("tokens", "format", [](Config& c) -> S& { return c.tokens.format; }),
@@ -435,9 +437,11 @@ Result<void, std::string> finalize(Config& c) {
   if (std::find(kLevels.begin(), kLevels.end(), c.log.level) == kLevels.end())
     return Err("log.level: expected debug, info, warn or error, got \"" + c.log.level + "\"");
 
+  if (c.storage.pool_size < 1 || c.storage.pool_size > 1000) return Err("storage.pool_size: expected 1 to 1000");
   // A PostgreSQL URL goes to libpq as it is; libpq checks it when the store opens.
   const std::string url = c.storage_url();
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return {};
+  if (!c.storage.password.empty()) return Err("storage.password: only a PostgreSQL storage.url takes a password");
   if (url.rfind("sqlite://", 0) != 0)
     return Err("storage.url: expected sqlite:///path/to/file.db or postgresql://user@host/database");
   c.storage_path = url.substr(std::string_view("sqlite://").size());

@@ -48,6 +48,10 @@ struct StorageConfig {
   // Empty: sqlite://<data_dir>/gatehouse.db.
   std::string url{};
   std::string data_dir{"./var"};
+  // PostgreSQL only. Overrides a password in the URL; best given as
+  // GATEHOUSE_STORAGE_PASSWORD_FILE, so it is in neither the TOML file nor the environment.
+  std::string password{};
+  std::int64_t pool_size{4};  // PostgreSQL connections per node
 };
 
 struct TlsConfig {

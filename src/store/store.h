@@ -2,6 +2,7 @@
 // Records hold digests of bearer secrets, never the secrets themselves. Times are Unix
 // seconds. Every backend passes the conformance suite in tests/store/.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -292,7 +293,7 @@ struct Revocation {
 
 struct Change {
   std::int64_t seq{0};
-  std::string kind{};  // "user", "api_key" or "client"
+  std::string kind{};  // "user", "api_key", "client" or "signing_key"
   std::string ref{};   // the user's, the key's or the client's id
 };
 
@@ -306,6 +307,16 @@ class ChangeStore {
   virtual StoreResult<std::vector<Revocation>> revocations_since(std::int64_t after, std::int64_t now) = 0;
   virtual StoreResult<std::vector<Change>> changes_since(std::int64_t after) = 0;
   virtual StoreResult<std::int64_t> last_change_seq() = 0;
+  // True where another process's changes can be awaited (PostgreSQL's LISTEN/NOTIFY) rather
+  // than only polled for.
+  virtual bool notifies_changes() const { return false; }
+  // Waits up to `timeout` for a change committed by any process. True when one may have
+  // arrived (also after the listener reconnected, since it may have missed some); false on a
+  // quiet timeout, or at once where notifies_changes() is false. One caller at a time.
+  virtual bool wait_for_changes(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return false;
+  }
 };
 
 // An OAuth client (SPEC §8). Confidential clients authenticate with a server-generated
@@ -402,7 +413,12 @@ class Store : public UserStore,
 
 // Opens the store named by a storage URL: sqlite:///path, or postgresql://... (also
 // postgres://), which goes to libpq as it is. Does not migrate.
-StoreResult<std::unique_ptr<Store>> open_store(const std::string& url);
+// How a store connects, beyond its URL (PostgreSQL only; SQLite has neither).
+struct StoreOptions {
+  std::size_t pool_size{4};
+  std::string password{};  // overrides one in the URL; never logged
+};
+StoreResult<std::unique_ptr<Store>> open_store(const std::string& url, const StoreOptions& options = {});
 
 // ASCII case folding used for usernames and e-mails; the same in every backend. Inline so a
 // backend library can use it without linking gh_store (which links the backends).

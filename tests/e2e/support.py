@@ -521,6 +521,37 @@ class Api:
         raise AssertionError("audit pagination did not terminate")
 
 
+def race_posts(targets: list[tuple[str, dict]]) -> list:
+    """POSTs each (url, json body) from its own thread and connection, all released at once (the
+    connections are opened first, so the requests really race). Returns the responses in order;
+    fails if any request raised."""
+    n = len(targets)
+    barrier = threading.Barrier(n)
+    sessions = [requests.Session() for _ in range(n)]
+    for (url, _), sess in zip(targets, sessions):
+        base = url.split("/", 3)
+        assert sess.get("/".join(base[:3]) + "/healthz", timeout=10).status_code == 200
+    results: list = [None] * n
+
+    def worker(i):
+        barrier.wait()
+        try:
+            results[i] = sessions[i].post(targets[i][0], json=targets[i][1], timeout=30)
+        except Exception as e:  # noqa: BLE001 - reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for sess in sessions:
+        sess.close()
+    errors = [r for r in results if not isinstance(r, requests.Response)]
+    assert not errors, errors
+    return results
+
+
 def session_of(api: Api, username: str, password: str) -> dict:
     """Logs in and returns {"access": A, "refresh": R}."""
     body = api.login_ok(username, password)

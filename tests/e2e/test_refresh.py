@@ -1,11 +1,10 @@
 """POST /auth/refresh: rotation, reuse detection, concurrency, expiry."""
-import threading
 import time
 
 import pytest
 import requests
 
-from support import (ACCESS_RE, REFRESH_RE, assert_challenges, assert_error, bearer, random_base62)
+from support import (ACCESS_RE, REFRESH_RE, assert_challenges, assert_error, bearer, race_posts, random_base62)
 
 REFRESH_KEYS = {"token", "access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
 
@@ -125,31 +124,7 @@ def test_refresh_malformed_json(server):
 def test_concurrent_refresh_exactly_one_wins(server, make_user):
     u = make_user()
     s = login(server, u)
-    n = 20
-    barrier = threading.Barrier(n)
-    results = [None] * n
-    sessions = [requests.Session() for _ in range(n)]
-    # open every connection first so the requests really race
-    for sess in sessions:
-        assert sess.get(server.url + "/healthz", timeout=10).status_code == 200
-
-    def worker(i):
-        barrier.wait()
-        try:
-            results[i] = sessions[i].post(server.url + "/auth/refresh", json={"refresh_token": s["refresh_token"]},
-                                          timeout=30)
-        except Exception as e:  # noqa: BLE001 - reported below
-            results[i] = e
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    for sess in sessions:
-        sess.close()
-    errors = [r for r in results if not isinstance(r, requests.Response)]
-    assert not errors, errors
+    results = race_posts([(server.url + "/auth/refresh", {"refresh_token": s["refresh_token"]})] * 20)
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(200) == 1, statuses
     for r in results:

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -330,6 +331,135 @@ TEST_F(PgStoreTest, TwoNodesRotatingOneRefreshTokenHaveOneWinner) {
   EXPECT_EQ(rotated.load(), 1);
   EXPECT_EQ(refused.load(), 11);
   EXPECT_EQ(failed.load(), 0);
+}
+
+TEST_F(PgStoreTest, AListenerWakesWhenAnotherNodeCommitsAChange) {
+  PgStore a(url_), b(url_);
+  ASSERT_TRUE(a.migrate());
+  ASSERT_TRUE(a.notifies_changes());
+  EXPECT_TRUE(a.wait_for_changes(100ms)) << "the first wait connects, and reports a possible miss";
+  EXPECT_FALSE(a.wait_for_changes(200ms)) << "nothing happened";
+  ASSERT_TRUE(b.create_user(user("u1", "alice")));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(b.add_revocation("jti", "j1", 4'000'000'000));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const bool woke = a.wait_for_changes(5000ms);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  writer.join();
+  EXPECT_TRUE(woke);
+  EXPECT_LT(waited, 1000ms) << "woken by the NOTIFY, not by the timeout";
+  EXPECT_EQ(a.revocations_since(0, 100)->size(), 1u);
+  EXPECT_FALSE(a.wait_for_changes(100ms)) << "one notification per commit, already consumed";
+}
+
+TEST_F(PgStoreTest, AListenerWhoseConnectionDropsReconnectsAndSaysItMayHaveMissedSome) {
+  PgStore a(url_), b(url_);
+  ASSERT_TRUE(a.migrate());
+  EXPECT_TRUE(a.wait_for_changes(100ms));
+  terminate("query LIKE 'LISTEN%'");
+  EXPECT_TRUE(eventually([&] { return a.wait_for_changes(50ms); })) << "the broken connection is reported";
+  EXPECT_TRUE(eventually([&] { return a.wait_for_changes(50ms); })) << "and the new one says it may have missed some";
+  EXPECT_FALSE(a.wait_for_changes(100ms));
+  ASSERT_TRUE(b.add_revocation("jti", "j2", 4'000'000'000));
+  EXPECT_TRUE(a.wait_for_changes(2000ms));
+}
+
+// Sequence numbers are drawn at INSERT and become visible at COMMIT. A change feed that
+// follows seq > last would skip a number drawn early and committed late, so writers to the
+// feed hold one lock from before their number is drawn until they commit. Here a transaction
+// holds that lock (as a slow writer would), and another node's revocation must wait for it.
+TEST_F(PgStoreTest, AFeedWriterWaitsForTheOneBeforeItToCommit) {
+  PgStore a(url_), reader(url_);
+  ASSERT_TRUE(a.migrate());
+  locker_ = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(locker_), CONNECTION_OK);
+  ASSERT_EQ(scalar(locker_, "BEGIN"), "");
+  ASSERT_EQ(scalar(locker_, "SELECT pg_advisory_xact_lock(hashtext('gatehouse.feed'), 0)"), "");
+  ASSERT_EQ(scalar(locker_, "INSERT INTO revocations (kind, value, expires_at) VALUES ('jti', 'early', 4000000000) "
+                            "RETURNING seq"),
+            "1");
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(a.add_revocation("jti", "late", 4'000'000'000));
+    done = true;
+  });
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; })) << "the second writer waits";
+  EXPECT_FALSE(done);
+  EXPECT_TRUE(reader.revocations_since(0, 100)->empty()) << "nothing is visible, so nothing can be skipped";
+  ASSERT_EQ(scalar(locker_, "COMMIT"), "");
+  writer.join();
+  auto seen = reader.revocations_since(0, 100).value();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].value, "early");
+  EXPECT_EQ(seen[1].value, "late");
+  EXPECT_LT(seen[0].seq, seen[1].seq);
+}
+
+// The same under load: two nodes write changes and revocations from several threads while a
+// follower reads only what is past its last sequence number. It must see every one.
+TEST_F(PgStoreTest, AFollowerOfTheFeedMissesNothingWhileTwoNodesWrite) {
+  PgStore a(url_, 6), b(url_, 6), follower(url_);
+  ASSERT_TRUE(a.migrate());
+  constexpr int kThreads = 4, kEach = 60;
+  std::atomic<bool> writing{true};
+  std::set<std::string> seen;
+  std::int64_t last = 0;
+  std::thread reader([&] {
+    while (writing) {
+      auto batch = follower.revocations_since(last, 100);
+      ASSERT_TRUE(batch) << batch.error().message;
+      for (const auto& r : *batch) {
+        seen.insert(r.value);
+        last = r.seq;
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t)
+    writers.emplace_back([&, t] {
+      PgStore& node = t % 2 ? b : a;
+      for (int i = 0; i < kEach; ++i)
+        ASSERT_TRUE(node.add_revocation("jti", "t" + std::to_string(t) + "-" + std::to_string(i), 4'000'000'000));
+    });
+  for (auto& w : writers) w.join();
+  writing = false;
+  reader.join();
+  const auto rest = follower.revocations_since(last, 100).value();
+  for (const auto& r : rest) seen.insert(r.value);
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kEach));
+}
+
+TEST_F(PgStoreTest, APasswordGivenApartOverridesTheUrlsAndIsNeverQuoted) {
+  const std::string bare = "postgresql://gatehouse@127.0.0.1:" + std::to_string(server().port()) + "/" + database_;
+  auto good = open_store(bare, StoreOptions{.pool_size = 2, .password = server().password()});
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_TRUE((*good)->ping()) << "the password came from the options";
+  auto wrong = open_store("postgresql://gatehouse:" + server().password() + "@127.0.0.1:" +
+                              std::to_string(server().port()) + "/" + database_,
+                          StoreOptions{.pool_size = 1, .password = "wrong-pw-do-not-echo"});
+  ASSERT_TRUE(wrong);
+  auto refused = (*wrong)->ping();
+  ASSERT_FALSE(refused) << "the password given apart wins over the URL's";
+  EXPECT_EQ(refused.error().code, StoreErrc::unavailable);
+  EXPECT_EQ(refused.error().message.find("wrong-pw-do-not-echo"), std::string::npos) << refused.error().message;
+}
+
+TEST_F(PgStoreTest, ThePoolNeverOpensMoreThanItsConfiguredSize) {
+  auto opened = open_store(url_, StoreOptions{.pool_size = 2});
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& store = **opened;
+  ASSERT_TRUE(store.migrate());
+  ASSERT_TRUE(store.create_user(user("u1", "alice")));
+  lock_users();
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 5; ++i) callers.emplace_back([&] { (void)store.find_user("u1"); });
+  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 2; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(backends(), 2) << "five callers, two connections";
+  unlock_users();
+  for (auto& c : callers) c.join();
 }
 
 }  // namespace

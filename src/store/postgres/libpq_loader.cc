@@ -12,7 +12,7 @@ namespace {
 #define GATEHOUSE_LIBPQ_FUNCTIONS(X)                                                                    \
   X(PQbackendPID) X(PQclear) X(PQcmdTuples) X(PQconnectdb) X(PQconnectdbParams) X(PQconninfoFree)      \
   X(PQconninfoParse) X(PQconsumeInput) X(PQerrorMessage) X(PQexec) X(PQexecPrepared) X(PQfinish)       \
-  X(PQfreemem) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQisBusy) X(PQntuples) X(PQprepare)       \
+  X(PQfreemem) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQisBusy) X(PQnotifies) X(PQntuples) X(PQprepare)       \
   X(PQresultErrorField) X(PQresultStatus) X(PQsetNoticeReceiver) X(PQsocket) X(PQstatus)               \
   X(PQtransactionStatus)
 
@@ -84,6 +84,7 @@ int PQgetisnull(const PGresult* r, int row, int col) { return api.PQgetisnull(r,
 int PQgetlength(const PGresult* r, int row, int col) { return api.PQgetlength(r, row, col); }
 char* PQgetvalue(const PGresult* r, int row, int col) { return api.PQgetvalue(r, row, col); }
 int PQisBusy(PGconn* c) { return api.PQisBusy(c); }
+PGnotify* PQnotifies(PGconn* c) { return api.PQnotifies(c); }
 int PQntuples(const PGresult* r) { return api.PQntuples(r); }
 PGresult* PQprepare(PGconn* c, const char* name, const char* query, int n, const Oid* types) {
   return api.PQprepare(c, name, query, n, types);

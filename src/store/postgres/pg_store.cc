@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -183,11 +184,14 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  static StoreResult<std::unique_ptr<Connection>> open(const std::string& url) {
+  // Where `password` is not empty, it overrides one in the URL.
+  static StoreResult<std::unique_ptr<Connection>> open(const std::string& url, const std::string& password) {
     if (std::string why; !load_libpq(&why)) return fail(StoreErrc::unavailable, "postgres: " + why);
     // Defaults go before "dbname": the URL, expanded there, overrides them if it sets them too.
-    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-    const char* values[] = {kConnectTimeoutSeconds, "gatehouse", url.c_str(), nullptr};
+    // A password given apart goes after it, and overrides the URL's.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", password.empty() ? nullptr : "password",
+                          nullptr};
+    const char* values[] = {kConnectTimeoutSeconds, "gatehouse", url.c_str(), password.c_str(), nullptr};
     auto conn = std::make_unique<Connection>(PQconnectdbParams(keys, values, 1));
     if (!conn->conn_) return fail(StoreErrc::unavailable, "postgres: out of memory");
     // libpq's reason names the host, port and database user, never the password.
@@ -245,7 +249,23 @@ class Connection {
 
   StoreResult<void> begin() {
     retry_suggested_ = false;
+    feed_locked_ = false;
     return simple("BEGIN");
+  }
+
+  // Every transaction that adds to the change feed (a row in `changes` or `revocations`) calls
+  // this before its first such row, and holds the lock until it ends. Identity columns number
+  // rows at INSERT, not at COMMIT: without the lock, seq 11 could commit before seq 10, and a
+  // node that read 11 and moved past it would never see 10. With it, whoever holds a number has
+  // committed or rolled back before the next number is drawn. The lock is released after the
+  // commit is visible; the NOTIFY is delivered at commit, and wakes every node's listener.
+  // Take it before any session-id lock (lock_session_id), never after: one order, no deadlock.
+  StoreResult<void> lock_feed() {
+    if (feed_locked_) return {};
+    auto locked = execute("SELECT pg_advisory_xact_lock(hashtext('gatehouse.feed'), 0), pg_notify('" +
+                          std::string(PgStore::kChangeChannel) + "', '')");
+    if (locked) feed_locked_ = true;
+    return locked;
   }
   StoreResult<void> commit() { return simple("COMMIT"); }
   // If even this fails, the connection is not idle afterwards and the pool drops it.
@@ -303,6 +323,7 @@ class Connection {
   std::unordered_map<std::string, std::string> statements_;  // SQL -> its prepared statement's name
   bool retry_suggested_{false};
   bool server_closing_{false};
+  bool feed_locked_{false};  // lock_feed() ran in the current transaction
 };
 
 }  // namespace
@@ -311,8 +332,11 @@ class Connection {
 // out, is dropped; its slot makes a new connection on the next call.
 class Pool {
  public:
-  Pool(std::string url, std::size_t size, std::chrono::milliseconds acquire_timeout)
-      : url_(std::move(url)), size_(std::max<std::size_t>(size, 1)), acquire_timeout_(acquire_timeout) {}
+  Pool(std::string url, std::string password, std::size_t size, std::chrono::milliseconds acquire_timeout)
+      : url_(std::move(url)),
+        password_(std::move(password)),
+        size_(std::max<std::size_t>(size, 1)),
+        acquire_timeout_(acquire_timeout) {}
 
   StoreResult<std::unique_ptr<Connection>> acquire() {
     std::unique_ptr<Connection> conn;
@@ -331,7 +355,7 @@ class Pool {
     }
     if (conn && conn->still_open()) return conn;
     conn.reset();  // closed by the server while idle: its slot goes to the replacement
-    auto opened = Connection::open(url_);
+    auto opened = Connection::open(url_, password_);
     if (!opened) give_up_slot();
     return opened;
   }
@@ -358,6 +382,7 @@ class Pool {
   }
 
   const std::string url_;
+  const std::string password_;
   const std::size_t size_;
   const std::chrono::milliseconds acquire_timeout_;
   std::mutex mutex_;
@@ -517,6 +542,7 @@ StoreResult<void> insert_token(Connection& c, const std::string& table, const To
 }
 
 StoreResult<void> record_change(Connection& c, const std::string& kind, const std::string& ref, std::int64_t at) {
+  if (auto locked = c.lock_feed(); !locked) return locked;
   return c.execute("INSERT INTO changes (kind, ref, at) VALUES ($1, $2, $3)",
                    Params().text(kind).text(ref).integer(at));
 }
@@ -533,6 +559,7 @@ StoreResult<void> lock_session_id(Connection& c, const std::string& session_id) 
 
 StoreResult<void> add_revocation_on(Connection& c, const std::string& kind, const std::string& value,
                                     std::int64_t expires_at) {
+  if (auto locked = c.lock_feed(); !locked) return locked;
   if (kind == "sid") {
     if (auto locked = lock_session_id(c, value); !locked) return locked;
   }
@@ -554,6 +581,7 @@ StoreResult<void> revoke_session_on(Connection& c, const std::string& session_id
 StoreResult<int> revoke_user_sessions_on(Connection& c, const std::string& user_id,
                                          const std::string& keep_session_id, std::int64_t now,
                                          std::int64_t revoked_until) {
+  if (auto locked = c.lock_feed(); !locked) return tl::unexpected(locked.error());
   auto rows = c.query(
       "WITH revoked AS (UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL "
       "RETURNING id), "
@@ -611,10 +639,57 @@ StoreResult<void> insert_audits_on(Connection& c, const AuditRecord* records, st
 
 }  // namespace
 
-PgStore::PgStore(std::string url, std::size_t pool_size, std::chrono::milliseconds acquire_timeout)
-    : pool_(std::make_unique<Pool>(std::move(url), pool_size, acquire_timeout)) {}
+// The LISTEN side of the change feed: one connection of its own (a pooled one goes back to
+// the pool between calls, and a notification only reaches the session that listens).
+class Listener {
+ public:
+  Listener(std::string url, std::string password) : url_(std::move(url)), password_(std::move(password)) {}
+
+  bool wait(std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    if (!conn_) {
+      auto opened = Connection::open(url_, password_);
+      if (!opened || !(*opened)->execute(std::string("LISTEN ") + PgStore::kChangeChannel)) {
+        std::this_thread::sleep_for(timeout);  // the database is away; the poll reports why
+        return false;
+      }
+      conn_ = std::move(*opened);
+      return true;  // changes made while nobody listened were not announced to us
+    }
+    pollfd fd{.fd = PQsocket(conn_->raw()), .events = POLLIN, .revents = 0};
+    const int ready = poll(&fd, 1, static_cast<int>(timeout.count()));
+    if (ready < 0) return false;  // EINTR: the caller comes back
+    if (ready > 0 && !PQconsumeInput(conn_->raw())) {
+      conn_.reset();  // broken: reconnect on the next call, and sync now in case
+      return true;
+    }
+    bool notified = false;
+    while (PGnotify* n = PQnotifies(conn_->raw())) {
+      notified = true;
+      PQfreemem(n);
+    }
+    if (!notified && PQstatus(conn_->raw()) != CONNECTION_OK) {
+      conn_.reset();
+      return true;
+    }
+    return notified;
+  }
+
+ private:
+  const std::string url_;
+  const std::string password_;
+  std::mutex mutex_;
+  std::unique_ptr<Connection> conn_;
+};
+
+PgStore::PgStore(std::string url, std::size_t pool_size, std::chrono::milliseconds acquire_timeout,
+                 std::string password)
+    : pool_(std::make_unique<Pool>(url, password, pool_size, acquire_timeout)),
+      listener_(std::make_unique<Listener>(std::move(url), std::move(password))) {}
 
 PgStore::~PgStore() = default;
+
+bool PgStore::wait_for_changes(std::chrono::milliseconds timeout) { return listener_->wait(timeout); }
 
 // ---- schema ----
 StoreResult<int> PgStore::migrate() {
@@ -872,7 +947,7 @@ StoreResult<void> PgStore::revoke_session(const std::string& session_id, std::in
 
 StoreResult<int> PgStore::revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
                                                std::int64_t now, std::int64_t revoked_until) {
-  return with_connection(
+  return in_transaction(
       *pool_, [&](Connection& c) { return revoke_user_sessions_on(c, user_id, keep_session_id, now, revoked_until); });
 }
 
@@ -969,10 +1044,12 @@ StoreResult<void> PgStore::add_signing_key(const SigningKeyRecord& key, std::int
         "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE alg = $3 AND retired_at IS NULL",
         Params().integer(now).integer(retired_expire_at).text(key.alg));
     if (!retired) return retired;
-    return c.execute(
+    auto added = c.execute(
         "INSERT INTO signing_keys (kid, alg, private_pem, created_at, retired_at, expires_at) "
         "VALUES ($1, $2, $3, $4, NULL, NULL)",
         Params().text(key.kid).text(key.alg).text(key.private_pem).integer(key.created_at));
+    if (!added) return added;
+    return record_change(c, "signing_key", key.kid, now);  // every node reloads its key ring
   });
 }
 
@@ -1301,15 +1378,16 @@ StoreResult<void> PgStore::save_grant(const std::string& user_id, const std::str
   });
 }
 
-StoreResult<std::unique_ptr<Store>> open(const std::string& url) {
+StoreResult<std::unique_ptr<Store>> open(const std::string& url, const StoreOptions& options) {
   if (std::string why; !load_libpq(&why)) return fail(StoreErrc::unavailable, "postgres: " + why);
   // libpq's parse error may quote the part of the URL it rejects, which can be the password.
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error);
   PQfreemem(error);
-  if (!options) return fail(StoreErrc::unavailable, "postgres: the storage URL is not a valid libpq connection URI");
-  PQconninfoFree(options);
-  return std::unique_ptr<Store>(std::make_unique<PgStore>(url));
+  if (!parsed) return fail(StoreErrc::unavailable, "postgres: the storage URL is not a valid libpq connection URI");
+  PQconninfoFree(parsed);
+  return std::unique_ptr<Store>(
+      std::make_unique<PgStore>(url, options.pool_size, PgStore::kDefaultAcquireTimeout, options.password));
 }
 
 }  // namespace gatehouse::store::postgres

@@ -16,6 +16,7 @@
 namespace gatehouse::store::postgres {
 
 class Pool;
+class Listener;
 
 class PgStore final : public Store {
  public:
@@ -26,8 +27,9 @@ class PgStore final : public Store {
   static constexpr std::chrono::milliseconds kDefaultAcquireTimeout{5000};
 
   // `url` is a libpq connection URI, used as it is. Connections are made on first use.
+  // `password`, when not empty, overrides one in the URL.
   explicit PgStore(std::string url, std::size_t pool_size = kDefaultPoolSize,
-                   std::chrono::milliseconds acquire_timeout = kDefaultAcquireTimeout);
+                   std::chrono::milliseconds acquire_timeout = kDefaultAcquireTimeout, std::string password = {});
   ~PgStore() override;
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;
@@ -89,6 +91,10 @@ class PgStore final : public Store {
   StoreResult<std::vector<Revocation>> revocations_since(std::int64_t after, std::int64_t now) override;
   StoreResult<std::vector<Change>> changes_since(std::int64_t after) override;
   StoreResult<std::int64_t> last_change_seq() override;
+  bool notifies_changes() const override { return true; }
+  // LISTENs on a connection of its own, outside the pool, made on first call and again after
+  // it breaks.
+  bool wait_for_changes(std::chrono::milliseconds timeout) override;
 
   StoreResult<void> create_client(const ClientRecord& client) override;
   StoreResult<std::optional<ClientRecord>> find_client(const std::string& id) override;
@@ -103,11 +109,15 @@ class PgStore final : public Store {
   StoreResult<void> save_grant(const std::string& user_id, const std::string& client_id,
                                const std::vector<std::string>& scopes, std::int64_t now) override;
 
+  // The channel every change is announced on (NOTIFY), and that wait_for_changes LISTENs to.
+  static constexpr const char* kChangeChannel = "gatehouse_changes";
+
  private:
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<Listener> listener_;
 };
 
 // Checks that `url` parses as a libpq connection string; connects nothing yet.
-StoreResult<std::unique_ptr<Store>> open(const std::string& url);
+StoreResult<std::unique_ptr<Store>> open(const std::string& url, const StoreOptions& options = {});
 
 }  // namespace gatehouse::store::postgres

@@ -897,7 +897,7 @@ class SqliteStore final : public Store {
       if (!insert) return tl::unexpected(insert.error());
       insert->bind(1, key.kid).bind(2, key.alg).bind(3, key.private_pem).bind(4, key.created_at);
       if (int rc = insert->step(); rc != SQLITE_DONE) return c.error(rc);
-      return {};
+      return record_change(c, "signing_key", key.kid, now);  // every process reloads its key ring
     });
   }
 

@@ -79,6 +79,32 @@ TEST_F(ConfigTest, StorageUrlNamesSqliteOrPostgres) {
   EXPECT_EQ(other.error().find("pw-not-echoed"), std::string::npos);
 }
 
+TEST_F(ConfigTest, PostgresPasswordAndPoolSize) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/pg-password";
+  std::ofstream(path) << "pg-pw-not-echoed\n";
+  env_["GATEHOUSE_STORAGE_URL"] = "postgresql://gatehouse@db.internal/gatehouse";
+  env_["GATEHOUSE_STORAGE_PASSWORD_FILE"] = path;
+  auto c = load("[storage]\npool_size = 12\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->storage.password, "pg-pw-not-echoed");
+  EXPECT_EQ(c->storage.pool_size, 12);
+  EXPECT_EQ(c->storage_url(), "postgresql://gatehouse@db.internal/gatehouse") << "the password is not put in the URL";
+  EXPECT_EQ(load("")->storage.pool_size, 4) << "the default";
+
+  for (const char* size : {"0", "1001", "-1", "\"four\""}) {
+    auto bad = load(std::string("[storage]\npool_size = ") + size + "\n");
+    ASSERT_FALSE(bad) << size;
+    EXPECT_NE(bad.error().find("storage.pool_size"), std::string::npos) << bad.error();
+  }
+
+  env_.erase("GATEHOUSE_STORAGE_URL");  // SQLite has no password: a set one is a mistake, said so
+  auto sqlite = load("");
+  ASSERT_FALSE(sqlite);
+  EXPECT_NE(sqlite.error().find("storage.password"), std::string::npos) << sqlite.error();
+  EXPECT_EQ(sqlite.error().find("pg-pw-not-echoed"), std::string::npos);
+}
+
 TEST_F(ConfigTest, SecretsComeFromFiles) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/pw";
