@@ -38,6 +38,7 @@ bench: build
 	./bench/run.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_OAUTH:-1}" = 0 ] || ./bench/oauth.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_GATEWAY:-1}" = 0 ] || ./bench/gateway.sh $(abspath $(BUILD_DIR))
+	@[ "$${BENCH_POSTGRES:-1}" = 0 ] || ./bench/postgres.sh $(abspath $(BUILD_DIR))
 
 fuzz:
 	@echo "fuzz targets arrive with the JWS codec (issue 3)"; exit 1

@@ -17,8 +17,9 @@ class FileSink final : public LineSink {
   }
   void write_line(const std::string& line) override { write_lines({line}); }
   // stderr is unbuffered: a line and its newline written apart cost two system calls per event.
-  // Lines go out whole, several per write(2) but never more than PIPE_BUF bytes at once, so on
-  // a pipe no other writer's output can land inside a line.
+  // Lines go out whole, several per write(2) up to PIPE_BUF bytes, so on a pipe no other
+  // writer's output can land inside them. A line longer than that (a huge User-Agent) goes out
+  // alone, and is as atomic as it always was: not guaranteed.
   void write_lines(const std::vector<std::string>& lines) override {
     std::string buffer;
     buffer.reserve(PIPE_BUF);

@@ -15,7 +15,7 @@ import requests
 
 import support
 from pg import PostgresServer, wait_until
-from support import assert_error, bearer, jwks_kids, jwt_header, race_posts
+from support import assert_error, basic, bearer, jwks_kids, jwt_header, race_posts
 
 ISSUER = "http://gatehouse-cluster.test"  # both nodes must name the same issuer
 _databases = itertools.count(1)
@@ -81,6 +81,25 @@ def test_a_key_revoked_on_a_fails_on_b_within_a_second(cluster):
     refused, waited = wait_until(lambda: check(b, headers) == 401, timeout=5)
     assert refused, "B still accepts the revoked key after 5 s"
     assert time.monotonic() - revoked_at < 1.0, f"B refused the key only after {waited:.3f} s"
+
+
+def test_a_user_disabled_on_a_is_refused_on_b_within_a_second(cluster):
+    """B's caches (user status, verified tokens, Basic) follow A's change."""
+    a, b = cluster
+    admin = a.admin()
+    user = admin.create_user()
+    jwt = bearer(login(b, user)["access_token"])
+    plain = basic(user["username"], user["password"])
+    for headers in (jwt, plain):  # cached on B: the verified token, the Basic verification
+        assert check(b, headers) == 200
+        assert check(b, headers) == 200
+    r = admin.patch_user(user["id"], {"disabled": True})
+    assert r.status_code == 200, r.text
+    disabled_at = time.monotonic()
+    for headers in (jwt, plain):
+        refused, _ = wait_until(lambda h=headers: check(b, h) == 401, timeout=5)
+        assert refused, "B still accepts the disabled user after 5 s"
+    assert time.monotonic() - disabled_at < 1.0, "B refused the disabled user only after more than 1 s"
 
 
 def test_a_refresh_token_used_on_a_and_replayed_on_b_is_reuse(cluster):

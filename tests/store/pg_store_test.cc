@@ -368,40 +368,52 @@ TEST_F(PgStoreTest, AListenerWhoseConnectionDropsReconnectsAndSaysItMayHaveMisse
 
 // Sequence numbers are drawn at INSERT and become visible at COMMIT. A change feed that
 // follows seq > last would skip a number drawn early and committed late, so writers to the
-// feed hold one lock from before their number is drawn until they commit. Here a transaction
-// holds that lock (as a slow writer would), and another node's revocation must wait for it.
-TEST_F(PgStoreTest, AFeedWriterWaitsForTheOneBeforeItToCommit) {
+// feed take one lock before their number is drawn and hold it until they commit. Here a
+// transaction holds that lock (as a slow writer would) before it has drawn anything: another
+// node's revocation must wait, and must not draw its number meanwhile.
+TEST_F(PgStoreTest, AFeedWriterDrawsItsNumberOnlyAfterTheOneBeforeItCommitted) {
   PgStore a(url_), reader(url_);
   ASSERT_TRUE(a.migrate());
   locker_ = PQconnectdb(url_.c_str());
   ASSERT_EQ(PQstatus(locker_), CONNECTION_OK);
   ASSERT_EQ(scalar(locker_, "BEGIN"), "");
   ASSERT_EQ(scalar(locker_, "SELECT pg_advisory_xact_lock(hashtext('gatehouse.feed'), 0)"), "");
-  ASSERT_EQ(scalar(locker_, "INSERT INTO revocations (kind, value, expires_at) VALUES ('jti', 'early', 4000000000) "
-                            "RETURNING seq"),
-            "1");
   std::atomic<bool> done{false};
   std::thread writer([&] {
     EXPECT_TRUE(a.add_revocation("jti", "late", 4'000'000'000));
     done = true;
   });
-  ASSERT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; })) << "the second writer waits";
+  EXPECT_TRUE(eventually([&] { return waiting_for_a_lock() == 1; })) << "the second writer waits";
   EXPECT_FALSE(done);
+  const std::string early = scalar(locker_, "INSERT INTO revocations (kind, value, expires_at) "
+                                            "VALUES ('jti', 'early', 4000000000) RETURNING seq");
   EXPECT_TRUE(reader.revocations_since(0, 100)->empty()) << "nothing is visible, so nothing can be skipped";
-  ASSERT_EQ(scalar(locker_, "COMMIT"), "");
+  EXPECT_EQ(scalar(locker_, "COMMIT"), "");
   writer.join();
   auto seen = reader.revocations_since(0, 100).value();
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].value, "early");
+  EXPECT_EQ(std::to_string(seen[0].seq), early);
   EXPECT_EQ(seen[1].value, "late");
-  EXPECT_LT(seen[0].seq, seen[1].seq);
+  EXPECT_LT(seen[0].seq, seen[1].seq) << "the waiting writer drew its number after the first committed";
 }
 
-// The same under load: two nodes write changes and revocations from several threads while a
-// follower reads only what is past its last sequence number. It must see every one.
+// The same under load: two nodes write revocations from several threads while a follower reads
+// only what is past its last sequence number. A trigger sleeps up to 5 ms after each INSERT,
+// widening the gap between drawing a number and committing it, where a skip would happen.
 TEST_F(PgStoreTest, AFollowerOfTheFeedMissesNothingWhileTwoNodesWrite) {
   PgStore a(url_, 6), b(url_, 6), follower(url_);
   ASSERT_TRUE(a.migrate());
+  {
+    PGconn* ddl = PQconnectdb(url_.c_str());
+    ASSERT_EQ(PQstatus(ddl), CONNECTION_OK);
+    EXPECT_EQ(scalar(ddl, "CREATE FUNCTION dawdle() RETURNS trigger LANGUAGE plpgsql AS "
+                          "$$ BEGIN PERFORM pg_sleep(random() * 0.005); RETURN NEW; END $$"),
+              "");
+    EXPECT_EQ(scalar(ddl, "CREATE TRIGGER dawdle AFTER INSERT ON revocations FOR EACH ROW EXECUTE FUNCTION dawdle()"),
+              "");
+    PQfinish(ddl);
+  }
   constexpr int kThreads = 4, kEach = 60;
   std::atomic<bool> writing{true};
   std::set<std::string> seen;
@@ -444,6 +456,21 @@ TEST_F(PgStoreTest, APasswordGivenApartOverridesTheUrlsAndIsNeverQuoted) {
   ASSERT_FALSE(refused) << "the password given apart wins over the URL's";
   EXPECT_EQ(refused.error().code, StoreErrc::unavailable);
   EXPECT_EQ(refused.error().message.find("wrong-pw-do-not-echo"), std::string::npos) << refused.error().message;
+}
+
+TEST_F(PgStoreTest, SslModeInTheUrlReachesLibpq) {
+  // The test server has no TLS: sslmode=require must then fail (libpq enforced it), and
+  // sslmode=disable must connect. Either way the URL's parameters went through untouched.
+  auto required = open_store(url_ + "?sslmode=require");
+  ASSERT_TRUE(required) << required.error().message;
+  auto refused = (*required)->ping();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, StoreErrc::unavailable);
+  EXPECT_NE(refused.error().message.find("SSL"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().message.find(server().password()), std::string::npos);
+  auto plain = open_store(url_ + "?sslmode=disable");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_TRUE((*plain)->ping());
 }
 
 TEST_F(PgStoreTest, ThePoolNeverOpensMoreThanItsConfiguredSize) {

@@ -31,8 +31,10 @@
 // - Sequence numbers (audit_events, revocations, changes) come from identity columns, which hand
 //   out a value at INSERT, not at COMMIT. Two transactions can commit in the opposite order of
 //   their numbers, so a reader following `seq > after` may already have moved past a number whose
-//   row becomes visible a moment later, and never see that row. Known limit of the change feed on
-//   PostgreSQL; a later step wakes followers with LISTEN/NOTIFY and closes the gap there.
+//   row becomes visible a moment later, and never see that row. For the change feed (changes,
+//   revocations) this cannot happen: its writers hold one advisory lock from before their row
+//   is numbered until they commit (Connection::lock_feed). Audit events are only paged, never
+//   followed, so their order at commit does not matter.
 // - Text order. `ORDER BY id` and `id > $1` would follow the database's collation (en_US sorts
 //   "b" before "C"); SQLite compares bytes. Every id comparison says COLLATE "C" so pages come in
 //   the same order on both backends. The primary-key indexes use the database collation, so on a
@@ -261,15 +263,24 @@ class Connection {
   // commit is visible; the NOTIFY is delivered at commit, and wakes every node's listener.
   // Take it before any session-id lock (lock_session_id), never after: one order, no deadlock.
   StoreResult<void> lock_feed() {
+    // A transaction-scoped lock outside a transaction would end with its own statement.
+    if (PQtransactionStatus(conn_) != PQTRANS_INTRANS)
+      return fail(StoreErrc::internal, "postgres: the change feed is written outside a transaction");
     if (feed_locked_) return {};
     auto locked = execute("SELECT pg_advisory_xact_lock(hashtext('gatehouse.feed'), 0), pg_notify('" +
                           std::string(PgStore::kChangeChannel) + "', '')");
     if (locked) feed_locked_ = true;
     return locked;
   }
-  StoreResult<void> commit() { return simple("COMMIT"); }
+  StoreResult<void> commit() {
+    feed_locked_ = false;
+    return simple("COMMIT");
+  }
   // If even this fails, the connection is not idle afterwards and the pool drops it.
-  void rollback() { ResultPtr(PQexec(conn_, "ROLLBACK")); }
+  void rollback() {
+    feed_locked_ = false;
+    ResultPtr(PQexec(conn_, "ROLLBACK"));
+  }
   // The last failure was a deadlock or a serialization failure: PostgreSQL asks the client to
   // run the transaction again.
   bool retry_suggested() const { return retry_suggested_; }
@@ -429,6 +440,18 @@ auto in_transaction(Pool& pool, Fn&& fn) -> decltype(fn(std::declval<Connection&
       auto result = transaction_once(c, fn);
       if (result || attempt == kTransactionAttempts || !c.retry_suggested()) return result;
     }
+  });
+}
+
+// in_transaction for calls that always write to the change feed: the feed lock comes first, so
+// every such transaction takes its locks in one order (feed, then rows, session ids and
+// tables). Taken after a row lock instead, two of them could wait on each other until
+// PostgreSQL's deadlock check (1 s) ends one, with the feed lock held cluster-wide meanwhile.
+template <class Fn>
+auto in_feed_transaction(Pool& pool, Fn&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  return in_transaction(pool, [&](Connection& c) -> decltype(fn(c)) {
+    if (auto locked = c.lock_feed(); !locked) return tl::unexpected(locked.error());
+    return fn(c);
   });
 }
 
@@ -750,7 +773,7 @@ StoreResult<std::vector<UserRecord>> PgStore::list_users(const std::string& afte
 }
 
 StoreResult<UserRecord> PgStore::update_user(const std::string& id, const UserChanges& ch) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<UserRecord> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<UserRecord> {
     // The compare-and-set is the UPDATE's condition, which PostgreSQL re-checks on the newest
     // row version after waiting for a concurrent writer of the row.
     const std::string email = ch.email.value_or("");
@@ -794,7 +817,7 @@ StoreResult<UserRecord> PgStore::update_user(const std::string& id, const UserCh
 }
 
 StoreResult<void> PgStore::delete_user(const std::string& id) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     auto deleted = c.execute_count("DELETE FROM users WHERE id = $1", Params().text(id));
     if (!deleted) return tl::unexpected(deleted.error());
     if (*deleted == 0) return fail(StoreErrc::not_found, "no such user");
@@ -942,12 +965,12 @@ StoreResult<RotateResult> PgStore::rotate_refresh_token(const std::string& refre
 
 StoreResult<void> PgStore::revoke_session(const std::string& session_id, std::int64_t now,
                                           std::int64_t revoked_until) {
-  return in_transaction(*pool_, [&](Connection& c) { return revoke_session_on(c, session_id, now, revoked_until); });
+  return in_feed_transaction(*pool_, [&](Connection& c) { return revoke_session_on(c, session_id, now, revoked_until); });
 }
 
 StoreResult<int> PgStore::revoke_user_sessions(const std::string& user_id, const std::string& keep_session_id,
                                                std::int64_t now, std::int64_t revoked_until) {
-  return in_transaction(
+  return in_feed_transaction(
       *pool_, [&](Connection& c) { return revoke_user_sessions_on(c, user_id, keep_session_id, now, revoked_until); });
 }
 
@@ -1035,7 +1058,7 @@ StoreResult<std::vector<SigningKeyRecord>> PgStore::list_signing_keys(std::int64
 
 StoreResult<void> PgStore::add_signing_key(const SigningKeyRecord& key, std::int64_t now,
                                            std::int64_t retired_expire_at) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     // Two nodes adding a key at once would each retire only the key they saw, and both new keys
     // would stay current. This lock mode conflicts with itself and with writes, not with reads:
     // key additions (rare) run one at a time, each seeing the key the one before added.
@@ -1062,7 +1085,7 @@ StoreResult<int> PgStore::purge_signing_keys(std::int64_t now) {
 
 // ---- API keys ----
 StoreResult<void> PgStore::create_api_key(const ApiKeyRecord& k) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     if (auto inserted = insert_api_key_on(c, k); !inserted) return inserted;
     return record_change(c, "api_key", k.id, k.created_at);
   });
@@ -1088,7 +1111,7 @@ StoreResult<std::vector<ApiKeyRecord>> PgStore::list_api_keys(const std::string&
 }
 
 StoreResult<ApiKeyRecord> PgStore::revoke_api_key(const std::string& id, std::int64_t now) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<ApiKeyRecord> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<ApiKeyRecord> {
     auto revoked = c.execute(
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND (revoked_at IS NULL OR revoked_at > $1)",
         Params().integer(now).text(id));
@@ -1103,7 +1126,7 @@ StoreResult<ApiKeyRecord> PgStore::revoke_api_key(const std::string& id, std::in
 
 StoreResult<ApiKeyRecord> PgStore::rotate_api_key(const std::string& id, const ApiKeyRecord& replacement,
                                                   std::int64_t old_revoked_at, std::int64_t now) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<ApiKeyRecord> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<ApiKeyRecord> {
     // Only a key that works and was never revoked or rotated may be rotated. A concurrent
     // rotation waits for this row, then finds the condition false: it gets no row.
     auto rows = c.query(
@@ -1185,7 +1208,7 @@ StoreResult<void> PgStore::clear_login_failures(const std::string& subject) {
 // this file on rows that commit out of order.
 StoreResult<void> PgStore::add_revocation(const std::string& kind, const std::string& value, std::int64_t expires_at) {
   // A transaction, for the session-id lock a "sid" revocation takes.
-  return in_transaction(*pool_, [&](Connection& c) { return add_revocation_on(c, kind, value, expires_at); });
+  return in_feed_transaction(*pool_, [&](Connection& c) { return add_revocation_on(c, kind, value, expires_at); });
 }
 
 StoreResult<std::vector<Revocation>> PgStore::revocations_since(std::int64_t after, std::int64_t now) {
@@ -1226,7 +1249,7 @@ StoreResult<std::int64_t> PgStore::last_change_seq() {
 
 // ---- OAuth clients, codes, grants ----
 StoreResult<void> PgStore::create_client(const ClientRecord& k) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     auto inserted = c.execute(
         "INSERT INTO oauth_clients (id, name, type, secret_digest, redirect_uris, grant_types, scopes, trusted, "
         "introspect, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -1264,7 +1287,7 @@ StoreResult<std::vector<ClientRecord>> PgStore::list_clients(const std::string& 
 }
 
 StoreResult<void> PgStore::delete_client(const std::string& id, std::int64_t now, std::int64_t revoked_until) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     auto live = c.query("SELECT id FROM sessions WHERE client_id = $1 AND revoked_at IS NULL", Params().text(id));
     if (!live) return tl::unexpected(live.error());
     for (int i = 0; i < live->size(); ++i)
@@ -1280,7 +1303,7 @@ StoreResult<void> PgStore::delete_client(const std::string& id, std::int64_t now
 
 StoreResult<ClientRecord> PgStore::set_client_secret(const std::string& id, const std::string& secret_digest,
                                                      std::int64_t now) {
-  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<ClientRecord> {
+  return in_feed_transaction(*pool_, [&](Connection& c) -> StoreResult<ClientRecord> {
     auto rows = c.query("UPDATE oauth_clients SET secret_digest = $1, updated_at = $2 "
                         "WHERE id = $3 AND type = 'confidential' RETURNING " + kClientColumns,
                         Params().text(secret_digest).integer(now).text(id));
