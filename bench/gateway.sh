@@ -24,25 +24,9 @@ HELPER=$BENCH_DIR/helper.py
 NGINX=${NGINX:-/usr/sbin/nginx}
 DURATION=${BENCH_DURATION:-10}
 POLICIES=$BENCH_DIR/../scripts/demo-gatehouse.toml
-for f in "$GATEHOUSE" "$PY" "$NGINX" "$BUILD_DIR/bench/jws_bench"; do
-  [[ -x $f ]] || { echo "gateway.sh: missing executable $f" >&2; exit 2; }
-done
-command -v wrk >/dev/null || { echo "gateway.sh: wrk is not installed" >&2; exit 2; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-gateway-bench.XXXXXX")
-RESULTS=$WORK/results.env
-STARTED_PIDS=()
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
-export BENCH_DIR
-BENCH_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
-export BENCH_PASSWORD
-export GATEHOUSE_RATELIMIT_DEFAULT=1000000000/hour
-
-put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put nproc "$(nproc)"
-put source "$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_setup gateway.sh "$GATEHOUSE" "$PY" "$NGINX" "$BUILD_DIR/bench/jws_bench"
 
 check_run() { # NAME CONNECTIONS URL  (BENCH_AUTH_HEADER/VALUE, BENCH_URI from the environment)
   local name=$1 conns=$2 url=$3

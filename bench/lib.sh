@@ -1,6 +1,7 @@
-# bench/lib.sh: what the benchmark scripts share (sourced by run.sh, oauth.sh and gateway.sh). The caller
-# sets WORK (a temp dir), RESULTS (a file in it), GATEHOUSE (the binary) and BENCH_PASSWORD,
-# and keeps STARTED_PIDS=() for the processes it starts; cleanup stops exactly those.
+# bench/lib.sh: what the benchmark scripts share (sourced by run.sh, oauth.sh, gateway.sh and
+# postgres.sh). The caller sets WORK (a temp dir), RESULTS (a file in it), GATEHOUSE (the binary)
+# and BENCH_PASSWORD, or has bench_setup do it, and keeps STARTED_PIDS=() for the processes it
+# starts; cleanup stops exactly those.
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # Stop one process this script started: SIGTERM, up to 15 s, then SIGKILL. Its exit status is
@@ -45,6 +46,29 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 put() { echo "$1=$2" >>"$RESULTS"; }
+
+# The common start of the load scripts (oauth.sh, gateway.sh, postgres.sh), called right after
+# sourcing this file: checks the executables and wrk, makes the work dir and its results file,
+# an admin password for the servers, and records when, where and on what tree the run is.
+bench_setup() { # SCRIPT_NAME EXECUTABLE...
+  local name=$1 f
+  shift
+  for f in "$@"; do
+    [[ -x $f ]] || { echo "$name: missing executable $f (scripts/install-deps.sh installs it)" >&2; exit 2; }
+  done
+  command -v wrk >/dev/null || { echo "$name: wrk is not installed" >&2; exit 2; }
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-${name%.sh}-bench.XXXXXX")
+  RESULTS=$WORK/results.env
+  STARTED_PIDS=()
+  export BENCH_DIR
+  BENCH_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+  export BENCH_PASSWORD
+  export GATEHOUSE_RATELIMIT_DEFAULT=1000000000/hour
+  put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  put nproc "$(nproc)"
+  put source "$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
 
 # The server must stay up through every phase; if it went away, say so (with its exit status
 # and last stderr lines) instead of letting wrk report "connection refused".

@@ -21,25 +21,10 @@ HELPER=$BENCH_DIR/helper.py
 NGINX=${NGINX:-/usr/sbin/nginx}
 DURATION=${BENCH_DURATION:-10}
 PEER_DIR=$BENCH_DIR/peers/oidc-provider
-for f in "$GATEHOUSE" "$PY" "$NGINX"; do
-  [[ -x $f ]] || { echo "oauth.sh: missing executable $f" >&2; exit 2; }
-done
-command -v wrk >/dev/null || { echo "oauth.sh: wrk is not installed" >&2; exit 2; }
-command -v node >/dev/null || { echo "oauth.sh: node is not installed" >&2; exit 2; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-oauth-bench.XXXXXX")
-RESULTS=$WORK/results.env
-STARTED_PIDS=()
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
-export BENCH_DIR
-BENCH_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
-export GATEHOUSE_RATELIMIT_DEFAULT=1000000000/hour
-
-put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put nproc "$(nproc)"
-put source "$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_setup oauth.sh "$GATEHOUSE" "$PY" "$NGINX"
+command -v node >/dev/null || { echo "oauth.sh: node is not installed" >&2; exit 2; }
 
 (cd "$PEER_DIR" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; })
 put peer "oidc-provider $(node -p "require('$PEER_DIR/node_modules/oidc-provider/package.json').version"), node $(node -v)"

@@ -23,20 +23,9 @@ HELPER=$BENCH_DIR/helper.py
 PG_BIN=/usr/lib/postgresql/15/bin
 DURATION=${BENCH_DURATION:-10}
 POLICIES=$BENCH_DIR/../scripts/demo-gatehouse.toml
-for f in "$GATEHOUSE" "$PY" "$PG_BIN/initdb" "$PG_BIN/pg_ctl"; do
-  [[ -x $f ]] || { echo "postgres.sh: missing executable $f (scripts/install-deps.sh installs postgresql)" >&2; exit 2; }
-done
-command -v wrk >/dev/null || { echo "postgres.sh: wrk is not installed" >&2; exit 2; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-pg-bench.XXXXXX")
-RESULTS=$WORK/results.env
-STARTED_PIDS=()
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
-export BENCH_DIR
-BENCH_PASSWORD=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
-export BENCH_PASSWORD
-export GATEHOUSE_RATELIMIT_DEFAULT=1000000000/hour
+bench_setup postgres.sh "$GATEHOUSE" "$PY" "$PG_BIN/initdb" "$PG_BIN/pg_ctl"
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 PG_DATA=$WORK/pg/data
@@ -73,10 +62,6 @@ as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -w -t 60 -l "$WORK/pg/server.log" \
 PG_ENV=(GATEHOUSE_STORAGE_URL="postgresql://gatehouse@127.0.0.1:$PG_PORT/postgres"
         GATEHOUSE_STORAGE_PASSWORD_FILE="$WORK/pg-password")
 
-put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put nproc "$(nproc)"
-put source "$(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 put postgres_version "$("$PG_BIN/postgres" --version | awk '{print $3}')"
 
 # --- two servers, the same set-up on each --------------------------------------------------------
