@@ -254,6 +254,14 @@ void raise_descriptor_limit() {
 
 int serve(const config::Config& config) {
   log::init(level_of(config.log.level));
+  // Issue 9 lands in steps: the entries are read and checked, the sign-in flow is not there yet.
+  // A server that silently ignored them would leave users facing a login page without them.
+  if (!config.upstreams.empty()) {
+    std::fprintf(stderr,
+                 "gatehouse: [[upstream]]: signing in through an upstream provider is not available yet; "
+                 "remove the [[upstream]] entries to start\n");
+    return 1;
+  }
   raise_descriptor_limit();
   auto opened = App::open(config);
   if (!opened) {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <variant>
 
@@ -285,13 +286,82 @@ Result<void, std::string> read_policies(const toml::node& node, Config& config) 
   return {};
 }
 
+// [[upstream]] entries; their secrets may be overridden from the environment afterwards.
+Result<void, std::string> read_upstreams(const toml::node& node, Config& config) {
+  const auto* array = node.as_array();
+  if (!array) return Err("config file: upstream must be written as [[upstream]] entries");
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const std::string where = "config file: upstream[" + std::to_string(i) + "]";
+    const auto* entry = (*array)[i].as_table();
+    if (!entry) return Err(where + ": expected a table ([[upstream]])");
+    UpstreamConfig u;
+    std::string secret_file;
+    const std::pair<const char*, std::string*> strings[] = {
+        {"name", &u.name},           {"kind", &u.kind},
+        {"client_id", &u.client_id}, {"client_secret", &u.client_secret},
+        {"issuer", &u.issuer},       {"authorize_url", &u.authorize_url},
+        {"token_url", &u.token_url}, {"userinfo_url", &u.userinfo_url},
+        {"subject_claim", &u.subject_claim}, {"email_claim", &u.email_claim},
+        {"username_claim", &u.username_claim}, {"ca_file", &u.ca_file},
+        {"client_secret_file", &secret_file}};
+    for (const auto& [name, value] : *entry) {
+      const std::string key(name.str());
+      const auto slot = std::find_if(std::begin(strings), std::end(strings), [&](const auto& s) { return key == s.first; });
+      if (slot != std::end(strings)) {
+        // The secret's value is never repeated in a message.
+        if (!value.is_string()) return Err(where + "." + key + ": expected a string");
+        *slot->second = value.as_string()->get();
+      } else if (key == "scopes") {
+        auto list = string_list(value, where + ".scopes");
+        if (!list) return Err(list.error());
+        u.scopes = std::move(*list);
+      } else if (key == "auto_create") {
+        if (!value.is_boolean()) return Err(where + ".auto_create: expected true or false");
+        u.auto_create = value.as_boolean()->get();
+      } else {
+        return Err(where + ": unknown key \"" + key + "\"");
+      }
+    }
+    if (!secret_file.empty()) {
+      if (!u.client_secret.empty()) return Err(where + ": client_secret and client_secret_file are both set: choose one");
+      auto content = read_secret_file(where + ".client_secret_file", secret_file.c_str());
+      if (!content) return Err(content.error());
+      u.client_secret = std::move(*content);
+    }
+    config.upstreams.push_back(std::move(u));
+  }
+  return {};
+}
+
+// GATEHOUSE_UPSTREAM_<NAME>_CLIENT_SECRET or its _FILE form, for each [[upstream]].
+Result<void, std::string> upstream_secrets_from_env(Config& config, EnvLookup env) {
+  for (auto& u : config.upstreams) {
+    std::string var = "GATEHOUSE_UPSTREAM_";
+    for (char c : u.name) var += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    var += "_CLIENT_SECRET";
+    const char* direct = env(var.c_str());
+    const char* from_file = env((var + "_FILE").c_str());
+    if (direct && from_file) return Err(var + " and " + var + "_FILE are both set: choose one");
+    if (from_file) {
+      auto content = read_secret_file(var + "_FILE", from_file);
+      if (!content) return Err(content.error());
+      u.client_secret = std::move(*content);
+    } else if (direct) {
+      u.client_secret = direct;
+    }
+  }
+  return {};
+}
+
 Result<Config, std::string> load_impl(const toml::table* file, const Overrides& overrides, EnvLookup env) {
   Config config;
   if (file) {
     for (const auto& [section, node] : *file) {
       const std::string section_name(section.str());
-      if (section_name == "roles" || section_name == "policy") {
-        auto ok = section_name == "roles" ? read_roles(node, config) : read_policies(node, config);
+      if (section_name == "roles" || section_name == "policy" || section_name == "upstream") {
+        auto ok = section_name == "roles"    ? read_roles(node, config)
+                  : section_name == "policy" ? read_policies(node, config)
+                                             : read_upstreams(node, config);
         if (!ok) return Err(ok.error());
         continue;
       }
@@ -330,6 +400,7 @@ Result<Config, std::string> load_impl(const toml::table* file, const Overrides& 
       if (!ok) return Err(ok.error());
     }
   }
+  if (auto ok = upstream_secrets_from_env(config, env); !ok) return Err(ok.error());
   if (overrides.listen) config.server.listen = *overrides.listen;
   if (overrides.data_dir) config.storage.data_dir = *overrides.data_dir;
   if (overrides.issuer) config.server.issuer = *overrides.issuer;
@@ -353,6 +424,61 @@ std::string Config::issuer_for(std::uint16_t bound_port) const {
   if (!server.issuer.empty()) return server.issuer;
   const std::string host = listen_host.find(':') != std::string::npos ? "[" + listen_host + "]" : listen_host;
   return (tls.enabled() ? "https://" : "http://") + host + ":" + std::to_string(bound_port);
+}
+
+// An upstream endpoint: https://, or http:// to a loopback host only (tests, a local IdP).
+bool acceptable_upstream_url(const std::string& url) {
+  if (url.starts_with("https://")) return url.size() > std::string_view("https://").size();
+  if (!url.starts_with("http://")) return false;
+  std::string host = url.substr(std::string_view("http://").size());
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (host.starts_with("[")) return host.starts_with("[::1]");
+  return is_loopback(host.substr(0, host.find(':')));
+}
+
+Result<void, std::string> check_upstreams(Config& c) {
+  std::set<std::string> names;
+  for (auto& u : c.upstreams) {
+    const std::string where = "upstream \"" + u.name + "\"";
+    if (u.name.empty() || u.name.size() > 32 ||
+        !std::all_of(u.name.begin(), u.name.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+        }))
+      return Err("upstream.name: expected 1 to 32 of a-z, 0-9, '-' and '_', got \"" + u.name + "\"");
+    if (!names.insert(u.name).second) return Err(where + ": the name is used twice");
+    if (u.kind != "oidc" && u.kind != "github" && u.kind != "oauth2")
+      return Err(where + ": kind must be \"oidc\", \"github\" or \"oauth2\", got \"" + u.kind + "\"");
+    if (u.client_id.empty()) return Err(where + ": client_id is required");
+    if (u.client_secret.empty())
+      return Err(where + ": client_secret is required (or client_secret_file, or GATEHOUSE_UPSTREAM_<NAME>_CLIENT_SECRET)");
+    if (u.kind == "oidc") {
+      if (u.issuer.empty()) return Err(where + ": an oidc upstream needs its issuer");
+      if (!u.authorize_url.empty() || !u.token_url.empty() || !u.userinfo_url.empty())
+        return Err(where + ": an oidc upstream's endpoints come from its discovery document; set issuer only");
+      if (u.scopes.empty()) u.scopes = {"openid", "email", "profile"};
+      if (std::find(u.scopes.begin(), u.scopes.end(), "openid") == u.scopes.end())
+        return Err(where + ": an oidc upstream's scopes must include openid");
+    } else if (u.kind == "github") {
+      if (!u.issuer.empty()) return Err(where + ": a github upstream has no issuer");
+      if (u.authorize_url.empty()) u.authorize_url = "https://github.com/login/oauth/authorize";
+      if (u.token_url.empty()) u.token_url = "https://github.com/login/oauth/access_token";
+      if (u.userinfo_url.empty()) u.userinfo_url = "https://api.github.com";
+      if (u.scopes.empty()) u.scopes = {"read:user", "user:email"};
+    } else {
+      if (u.authorize_url.empty() || u.token_url.empty() || u.userinfo_url.empty())
+        return Err(where + ": an oauth2 upstream needs authorize_url, token_url and userinfo_url");
+      if (u.subject_claim.empty()) return Err(where + ": subject_claim must not be empty");
+    }
+    for (const auto& [key, url] : {std::pair<const char*, const std::string*>{"issuer", &u.issuer},
+                                   {"authorize_url", &u.authorize_url}, {"token_url", &u.token_url},
+                                   {"userinfo_url", &u.userinfo_url}})
+      if (!url->empty() && !acceptable_upstream_url(*url))
+        return Err(where + ": " + key + " must be an https:// URL (http:// only to a loopback host), got \"" +
+                   *url + "\"");
+    if (!u.ca_file.empty() && !std::ifstream(u.ca_file))
+      return Err(where + ": ca_file cannot be read: " + u.ca_file);
+  }
+  return {};
 }
 
 Result<void, std::string> finalize(Config& c) {
@@ -422,6 +548,7 @@ Result<void, std::string> finalize(Config& c) {
       return Err("ratelimit.roles: expected role = \"N/period\" entries, got \"" + entry + "\"");
   if (auto ok = authz::validate_roles(c.roles); !ok) return Err(ok.error());
   if (auto ok = authz::RoutePolicies::compile(c.policies); !ok) return Err(ok.error());
+  if (auto ok = check_upstreams(c); !ok) return Err(ok.error());
   if (c.lockout.max_failures < 1 || c.lockout.max_failures > 1000)
     return Err("lockout.max_failures: expected 1 to 1000");
   if (c.lockout.ip_max_failures < 1 || c.lockout.ip_max_failures > 1000000)

@@ -54,6 +54,28 @@ struct StorageConfig {
   std::int64_t pool_size{4};  // PostgreSQL connections per node
 };
 
+// [[upstream]]: an identity provider users may sign in with (SPEC §8, Federation). TOML only;
+// the secret may also come from `client_secret_file` or GATEHOUSE_UPSTREAM_<NAME>_CLIENT_SECRET
+// (or its _FILE form), NAME upper-cased with '-' as '_'.
+struct UpstreamConfig {
+  std::string name{};  // 1-32 of a-z 0-9 - _; in the URLs /auth/upstream/{name}/...
+  std::string kind{};  // "oidc", "github" or "oauth2"
+  std::string client_id{};
+  std::string client_secret{};  // secret
+  std::vector<std::string> scopes{};  // default per kind
+  std::string issuer{};  // oidc: endpoints come from its discovery document
+  // oauth2: all three required. github: overridable (GitHub Enterprise), defaults github.com's.
+  std::string authorize_url{};
+  std::string token_url{};
+  std::string userinfo_url{};  // github: the API base, /user and /user/emails under it
+  // oauth2: where the userinfo JSON keeps each claim.
+  std::string subject_claim{"sub"};
+  std::string email_claim{"email"};
+  std::string username_claim{"preferred_username"};
+  bool auto_create{false};  // an unknown identity makes an account on first login
+  std::string ca_file{};    // trust for this upstream's HTTPS instead of the system store
+};
+
 struct TlsConfig {
   std::string cert_file{};
   std::string key_file{};
@@ -148,6 +170,8 @@ struct Config {
   std::vector<authz::CustomRole> roles{};
   // [[policy]]: the gateway's route policies for /auth/check, in order (SPEC §10). TOML only.
   std::vector<authz::PolicySpec> policies{};
+  // [[upstream]]: identity providers to sign in with, by name. TOML only (secrets also from env).
+  std::vector<UpstreamConfig> upstreams{};
 
   // Derived once by finalize(): never set directly.
   std::string listen_host{};

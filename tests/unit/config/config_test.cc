@@ -105,6 +105,90 @@ TEST_F(ConfigTest, PostgresPasswordAndPoolSize) {
   EXPECT_EQ(sqlite.error().find("pg-pw-not-echoed"), std::string::npos);
 }
 
+TEST_F(ConfigTest, UpstreamsOfEachKindWithTheirDefaults) {
+  testing::TempDir dir;
+  const std::string secret_path = dir.path() + "/github-secret";
+  std::ofstream(secret_path) << "gh-secret-not-echoed\n";
+  const std::string toml = R"(
+[[upstream]]
+name = "corp"
+kind = "oidc"
+issuer = "https://login.corp.example"
+client_id = "gatehouse"
+client_secret = "oidc-secret-not-echoed"
+auto_create = true
+
+[[upstream]]
+name = "github"
+kind = "github"
+client_id = "Iv1.abc"
+client_secret_file = ")" + secret_path + R"("
+
+[[upstream]]
+name = "legacy-sso"
+kind = "oauth2"
+authorize_url = "http://127.0.0.1:9000/authorize"
+token_url = "http://127.0.0.1:9000/token"
+userinfo_url = "http://127.0.0.1:9000/me"
+subject_claim = "uid"
+scopes = ["profile"]
+client_id = "x"
+)";
+  auto c = load(toml);
+  ASSERT_FALSE(c) << "legacy-sso has no secret yet";
+  EXPECT_NE(c.error().find("legacy-sso"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("client_secret"), std::string::npos) << c.error();
+
+  env_["GATEHOUSE_UPSTREAM_LEGACY_SSO_CLIENT_SECRET"] = "env-secret-not-echoed";
+  c = load(toml);
+  ASSERT_TRUE(c) << c.error();
+  ASSERT_EQ(c->upstreams.size(), 3u);
+  const auto& corp = c->upstreams[0];
+  EXPECT_EQ(corp.kind, "oidc");
+  EXPECT_TRUE(corp.auto_create);
+  EXPECT_EQ(corp.scopes, (std::vector<std::string>{"openid", "email", "profile"}));
+  const auto& github = c->upstreams[1];
+  EXPECT_EQ(github.client_secret, "gh-secret-not-echoed");
+  EXPECT_EQ(github.authorize_url, "https://github.com/login/oauth/authorize");
+  EXPECT_EQ(github.token_url, "https://github.com/login/oauth/access_token");
+  EXPECT_EQ(github.userinfo_url, "https://api.github.com");
+  EXPECT_EQ(github.scopes, (std::vector<std::string>{"read:user", "user:email"}));
+  EXPECT_FALSE(github.auto_create);
+  const auto& legacy = c->upstreams[2];
+  EXPECT_EQ(legacy.client_secret, "env-secret-not-echoed");
+  EXPECT_EQ(legacy.subject_claim, "uid");
+  EXPECT_EQ(legacy.email_claim, "email");
+}
+
+TEST_F(ConfigTest, UpstreamMistakesAreNamedAndSecretsNeverEchoed) {
+  const std::string base = "[[upstream]]\nclient_id = \"x\"\nclient_secret = \"s3cret-not-echoed\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"name = \"Corp\"\nkind = \"oidc\"\nissuer = \"https://a.example\"\n", "upstream.name"},
+      {"name = \"corp\"\nkind = \"saml\"\n", "kind must be"},
+      {"name = \"corp\"\nkind = \"oidc\"\n", "needs its issuer"},
+      {"name = \"corp\"\nkind = \"oidc\"\nissuer = \"http://idp.example\"\n", "https://"},
+      {"name = \"corp\"\nkind = \"oidc\"\nissuer = \"https://a.example\"\nscopes = [\"email\"]\n", "openid"},
+      {"name = \"corp\"\nkind = \"oidc\"\nissuer = \"https://a.example\"\ntoken_url = \"https://a.example/t\"\n",
+       "discovery"},
+      {"name = \"corp\"\nkind = \"oauth2\"\nauthorize_url = \"https://a.example/a\"\n", "needs authorize_url"},
+      {"name = \"corp\"\nkind = \"github\"\nauthorize_url = \"ftp://a.example/a\"\n", "authorize_url must be"},
+      {"name = \"corp\"\nkind = \"github\"\nca_file = \"/no/such/ca.pem\"\n", "ca_file"},
+      {"name = \"corp\"\nkind = \"github\"\ncolour = \"blue\"\n", "unknown key"},
+      {"name = \"corp\"\nkind = \"github\"\nclient_secret_file = \"/no/such/file\"\n", "both set"},
+  };
+  for (const auto& [extra, expected] : cases) {
+    auto c = load(base + extra);
+    ASSERT_FALSE(c) << extra;
+    EXPECT_NE(c.error().find(expected), std::string::npos) << extra << " -> " << c.error();
+    EXPECT_EQ(c.error().find("s3cret-not-echoed"), std::string::npos) << c.error();
+  }
+  auto twice = load(base + "name = \"a\"\nkind = \"github\"\n" + base + "name = \"a\"\nkind = \"github\"\n");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().find("used twice"), std::string::npos) << twice.error();
+  auto loopback = load(base + "name = \"a\"\nkind = \"oidc\"\nissuer = \"http://[::1]:9000\"\n");
+  EXPECT_TRUE(loopback) << (loopback ? "" : loopback.error());
+}
+
 TEST_F(ConfigTest, SecretsComeFromFiles) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/pw";
