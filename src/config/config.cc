@@ -426,16 +426,6 @@ std::string Config::issuer_for(std::uint16_t bound_port) const {
   return (tls.enabled() ? "https://" : "http://") + host + ":" + std::to_string(bound_port);
 }
 
-// An upstream endpoint: https://, or http:// to a loopback host only (tests, a local IdP).
-bool acceptable_upstream_url(const std::string& url) {
-  if (url.starts_with("https://")) return url.size() > std::string_view("https://").size();
-  if (!url.starts_with("http://")) return false;
-  std::string host = url.substr(std::string_view("http://").size());
-  host = host.substr(0, host.find_first_of("/?#"));
-  if (host.starts_with("[")) return host.starts_with("[::1]");
-  return is_loopback(host.substr(0, host.find(':')));
-}
-
 Result<void, std::string> check_upstreams(Config& c) {
   std::set<std::string> names;
   for (auto& u : c.upstreams) {
@@ -472,7 +462,7 @@ Result<void, std::string> check_upstreams(Config& c) {
     for (const auto& [key, url] : {std::pair<const char*, const std::string*>{"issuer", &u.issuer},
                                    {"authorize_url", &u.authorize_url}, {"token_url", &u.token_url},
                                    {"userinfo_url", &u.userinfo_url}})
-      if (!url->empty() && !acceptable_upstream_url(*url))
+      if (!url->empty() && !is_https_or_loopback_http(*url))
         return Err(where + ": " + key + " must be an https:// URL (http:// only to a loopback host), got \"" +
                    *url + "\"");
     if (!u.ca_file.empty() && !std::ifstream(u.ca_file))

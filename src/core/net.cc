@@ -59,4 +59,14 @@ bool network_contains(const IpNetwork& network, std::string_view ip) {
   return (a->bytes[static_cast<std::size_t>(full)] & mask) == (network.bytes[static_cast<std::size_t>(full)] & mask);
 }
 
+bool is_https_or_loopback_http(std::string_view url) {
+  if (url.starts_with("https://")) return url.size() > std::string_view("https://").size();
+  if (!url.starts_with("http://")) return false;
+  std::string_view host = url.substr(std::string_view("http://").size());
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (host.starts_with("[")) return host.starts_with("[::1]");
+  host = host.substr(0, host.find(':'));
+  return host == "localhost" || host.starts_with("127.");
+}
+
 }  // namespace gatehouse
