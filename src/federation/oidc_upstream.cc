@@ -12,12 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::size_t kMaxSubjectBytes = 255;  // OpenID Connect Core §2
-
-tl::unexpected<UpstreamError> fail(UpstreamErrc code, std::string reason) {
-  return tl::unexpected(UpstreamError{code, std::move(reason)});
-}
-
 std::string string_member(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -42,9 +36,9 @@ OidcUpstream::~OidcUpstream() = default;
 
 Result<std::string, UpstreamError> OidcUpstream::fetch_json(const std::string& url, const char* what) {
   auto response = fetch_(http::ClientRequest{.method = "GET", .url = url, .headers = {{"accept", "application/json"}}});
-  if (!response) return fail(UpstreamErrc::unavailable, std::string(what) + ": " + response.error().message);
+  if (!response) return upstream_error(UpstreamErrc::unavailable, std::string(what) + ": " + response.error().message);
   if (response->status != 200)
-    return fail(UpstreamErrc::unavailable, std::string(what) + ": HTTP status " + std::to_string(response->status));
+    return upstream_error(UpstreamErrc::unavailable, std::string(what) + ": HTTP status " + std::to_string(response->status));
   return std::move(response->body);
 }
 
@@ -57,7 +51,7 @@ Result<ProviderMetadata, UpstreamError> OidcUpstream::metadata() {
   if (!body) return tl::unexpected(body.error());
   json::error_code ec;
   const json::value doc = json::parse(*body, ec);
-  if (ec || !doc.is_object()) return fail(UpstreamErrc::bad_metadata, "the discovery document is not a JSON object");
+  if (ec || !doc.is_object()) return upstream_error(UpstreamErrc::bad_metadata, "the discovery document is not a JSON object");
   const auto& o = doc.get_object();
   ProviderMetadata m{.issuer = string_member(o, "issuer"),
                      .authorization_endpoint = string_member(o, "authorization_endpoint"),
@@ -66,13 +60,13 @@ Result<ProviderMetadata, UpstreamError> OidcUpstream::metadata() {
                      .jwks_uri = string_member(o, "jwks_uri")};
   // OpenID Connect Discovery §4.3: the issuer it names must be exactly the one asked.
   if (m.issuer != settings_.issuer)
-    return fail(UpstreamErrc::bad_metadata, "the discovery document names another issuer");
+    return upstream_error(UpstreamErrc::bad_metadata, "the discovery document names another issuer");
   for (const auto& [name, url] : {std::pair<const char*, const std::string*>{"authorization_endpoint", &m.authorization_endpoint},
                                   {"token_endpoint", &m.token_endpoint}, {"jwks_uri", &m.jwks_uri}})
     if (!is_https_or_loopback_http(*url))
-      return fail(UpstreamErrc::bad_metadata, std::string("the discovery document's ") + name + " is missing or not https");
+      return upstream_error(UpstreamErrc::bad_metadata, std::string("the discovery document's ") + name + " is missing or not https");
   if (!m.userinfo_endpoint.empty() && !is_https_or_loopback_http(m.userinfo_endpoint))
-    return fail(UpstreamErrc::bad_metadata, "the discovery document's userinfo_endpoint is not https");
+    return upstream_error(UpstreamErrc::bad_metadata, "the discovery document's userinfo_endpoint is not https");
   metadata_ = m;
   return m;
 }
@@ -86,7 +80,7 @@ Result<void, UpstreamError> OidcUpstream::load_jwks(const std::string& jwks_uri)
   json::error_code ec;
   const json::value doc = json::parse(*body, ec);
   const auto* keys = !ec && doc.is_object() ? doc.get_object().if_contains("keys") : nullptr;
-  if (!keys || !keys->is_array()) return fail(UpstreamErrc::bad_metadata, "the JWKS has no keys array");
+  if (!keys || !keys->is_array()) return upstream_error(UpstreamErrc::bad_metadata, "the JWKS has no keys array");
   std::map<std::string, std::shared_ptr<const tokens::JwsKey>> loaded;
   for (const auto& entry : keys->get_array()) {
     if (!entry.is_object()) continue;
@@ -106,10 +100,10 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
   auto meta = metadata();
   if (!meta) return tl::unexpected(meta.error());
   auto decoded = tokens::decode_jws(id_token);
-  if (!decoded) return fail(UpstreamErrc::bad_token, "the ID token is not a well-formed JWS");
+  if (!decoded) return upstream_error(UpstreamErrc::bad_token, "the ID token is not a well-formed JWS");
   const auto alg = tokens::parse_alg(decoded->header.alg);
   if (!alg || *alg == tokens::JwsAlg::HS256)
-    return fail(UpstreamErrc::bad_token, "the ID token's algorithm is not accepted (RS256, ES256 or EdDSA)");
+    return upstream_error(UpstreamErrc::bad_token, "the ID token's algorithm is not accepted (RS256, ES256 or EdDSA)");
 
   std::shared_ptr<const tokens::JwsKey> key;
   {
@@ -135,9 +129,9 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
       key = find();
     }
   }
-  if (!key) return fail(UpstreamErrc::bad_token, "no key of the provider's JWKS matches the ID token");
+  if (!key) return upstream_error(UpstreamErrc::bad_token, "no key of the provider's JWKS matches the ID token");
   auto verified = tokens::verify_jws(id_token, *key);
-  if (!verified) return fail(UpstreamErrc::bad_token, "the ID token's signature does not verify");
+  if (!verified) return upstream_error(UpstreamErrc::bad_token, "the ID token's signature does not verify");
 
   const std::string_view payload = verified->parts.payload;
   const auto& claims = verified->claims;
@@ -152,7 +146,7 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
     return strict_json::integer_value(m->raw_value(payload));
   };
 
-  if (text("iss") != meta->issuer) return fail(UpstreamErrc::bad_token, "the ID token is from another issuer");
+  if (text("iss") != meta->issuer) return upstream_error(UpstreamErrc::bad_token, "the ID token is from another issuer");
   std::vector<std::string> audiences;
   if (const auto* aud = strict_json::find(payload, claims, "aud"); aud && aud->kind == strict_json::Kind::string) {
     audiences.push_back(strict_json::string_value(aud->raw_value(payload)).value_or(""));
@@ -160,19 +154,19 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
     audiences = strict_json::string_array(aud->raw_value(payload)).value_or(std::vector<std::string>{});
   }
   if (std::find(audiences.begin(), audiences.end(), settings_.client_id) == audiences.end())
-    return fail(UpstreamErrc::bad_token, "the ID token is for another client");
+    return upstream_error(UpstreamErrc::bad_token, "the ID token is for another client");
   if (const auto azp = text("azp"); (audiences.size() > 1 || azp) && azp != settings_.client_id)
-    return fail(UpstreamErrc::bad_token, "the ID token's authorized party is another client");
+    return upstream_error(UpstreamErrc::bad_token, "the ID token's authorized party is another client");
   const std::int64_t now = clock_.now_unix(), leeway = settings_.leeway.count();
   const auto exp = number("exp"), iat = number("iat");
-  if (!exp || *exp + leeway <= now) return fail(UpstreamErrc::bad_token, "the ID token has expired");
-  if (!iat || *iat - leeway > now) return fail(UpstreamErrc::bad_token, "the ID token's iat is missing or in the future");
+  if (!exp || *exp + leeway <= now) return upstream_error(UpstreamErrc::bad_token, "the ID token has expired");
+  if (!iat || *iat - leeway > now) return upstream_error(UpstreamErrc::bad_token, "the ID token's iat is missing or in the future");
   const auto sent_nonce = text("nonce");
   if (nonce.empty() || !sent_nonce || !constant_time_equal(*sent_nonce, nonce))
-    return fail(UpstreamErrc::bad_token, "the ID token's nonce is not the one sent");
+    return upstream_error(UpstreamErrc::bad_token, "the ID token's nonce is not the one sent");
   const auto sub = text("sub");
   if (!sub || sub->empty() || sub->size() > kMaxSubjectBytes)
-    return fail(UpstreamErrc::bad_token, "the ID token has no usable subject");
+    return upstream_error(UpstreamErrc::bad_token, "the ID token has no usable subject");
 
   UpstreamIdentity identity{.subject = *sub,
                             .email = text("email").value_or(""),

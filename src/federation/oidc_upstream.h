@@ -63,6 +63,13 @@ struct UpstreamError {
   std::string reason;  // for the audit log and the error page: names the check, never the token
 };
 
+inline tl::unexpected<UpstreamError> upstream_error(UpstreamErrc code, std::string reason) {
+  return tl::unexpected(UpstreamError{code, std::move(reason)});
+}
+
+// The longest subject kept (OpenID Connect Core §2: sub is at most 255 ASCII characters).
+inline constexpr std::size_t kMaxSubjectBytes = 255;
+
 class OidcUpstream {
  public:
   OidcUpstream(OidcSettings settings, Fetch fetch, const Clock& clock);
