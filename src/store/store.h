@@ -268,6 +268,19 @@ struct LoginFailures {
   std::optional<std::int64_t> locked_until{};  // refused until then
 };
 
+// The rule every backend applies in add_login_failure (see below), given the stored state:
+// the state after one more failure at `now`.
+inline LoginFailures after_login_failure(LoginFailures f, std::int64_t now, std::int64_t window, int max_failures,
+                                         std::int64_t lock_for) {
+  if (f.locked_until && *f.locked_until > now) return f;  // locked: attempts are not counted
+  if (f.locked_until || f.count == 0 || now - f.first_at >= window) f = LoginFailures{0, now, std::nullopt};
+  if (++f.count >= max_failures) {
+    f.locked_until = now + lock_for;
+    f.count = 0;
+  }
+  return f;
+}
+
 class LockoutStore {
  public:
   virtual ~LockoutStore() = default;

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <unordered_map>
 #include <cstring>
 #include <vector>
@@ -77,7 +78,6 @@ struct EcKeyDeleter {
 struct ThreadVerifiers {
   std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_verifiers;
   std::unordered_map<std::uint64_t, std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>> digest_signers;
-  std::unordered_map<std::uint64_t, std::unique_ptr<EC_KEY, EcKeyDeleter>> es256_signers;
   std::unordered_map<std::uint64_t, MdCtxPtr> message_verifiers;
   static constexpr std::size_t kMaxKeys = 64;  // keys rotate rarely; a bound keeps it small
 };
@@ -112,18 +112,6 @@ EVP_PKEY_CTX* rs256_signer(std::uint64_t key_id, EVP_PKEY* pkey) {
   return cache.emplace(key_id, std::move(ctx)).first->second.get();
 }
 
-// ES256 signing below the EVP layer. ECDSA_do_sign runs the same code as EVP_PKEY_sign
-// (OpenSSL's hedged nonce: private key, digest and fresh randomness; constant-time scalar
-// multiplication and inversion), minus the provider dispatch and the DER encoding that would
-// only be decoded again into r‖s: a token endpoint signing thousands per second notices.
-EC_KEY* es256_signer(std::uint64_t key_id, EVP_PKEY* pkey) {
-  auto& cache = thread_verifiers().es256_signers;
-  if (auto it = cache.find(key_id); it != cache.end()) return it->second.get();
-  std::unique_ptr<EC_KEY, EcKeyDeleter> ec(EVP_PKEY_get1_EC_KEY(pkey));
-  if (!ec) return nullptr;
-  if (cache.size() >= ThreadVerifiers::kMaxKeys) cache.clear();
-  return cache.emplace(key_id, std::move(ec)).first->second.get();
-}
 
 // EdDSA signs the message itself (no pre-hash), so it goes through EVP_DigestVerify with a
 // context kept per key and re-initialised with that same key on each use.
@@ -186,6 +174,18 @@ struct JwsKey::Impl {
   std::string secret;     // HS256
   SHA256_CTX hmac_inner{};  // SHA-256 state after absorbing (key ^ ipad)
   SHA256_CTX hmac_outer{};  // ... after (key ^ opad)
+  // ES256 signing below the EVP layer. ECDSA_do_sign runs the same code as EVP_PKEY_sign
+  // (OpenSSL's hedged nonce: private key, digest and fresh randomness; constant-time scalar
+  // multiplication and inversion), minus the provider dispatch and the DER encoding that would
+  // only be decoded again into r‖s: a token endpoint signing thousands per second notices.
+  // The EC_KEY is the one OpenSSL keeps for the EVP_PKEY; threads may sign with it at once.
+  mutable std::once_flag es256_once;
+  mutable std::unique_ptr<EC_KEY, EcKeyDeleter> es256;
+
+  EC_KEY* es256_signer() const {
+    std::call_once(es256_once, [this] { es256.reset(EVP_PKEY_get1_EC_KEY(pkey.get())); });
+    return es256.get();
+  }
 
   ~Impl() {
     OPENSSL_cleanse(&hmac_inner, sizeof hmac_inner);
@@ -429,7 +429,7 @@ std::string JwsKey::sign(std::string_view input) const {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   crypto::sha256_into(input, digest);
   if (k.alg == JwsAlg::ES256) {
-    EC_KEY* ec = es256_signer(k.id, k.pkey.get());
+    EC_KEY* ec = k.es256_signer();
     if (!ec) return {};
     ECDSA_SIG* es = ECDSA_do_sign(digest, sizeof digest, ec);
     if (!es) return {};

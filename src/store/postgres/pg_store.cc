@@ -1182,13 +1182,9 @@ StoreResult<LoginFailures> PgStore::add_login_failure(const std::string& subject
         Params().text(key).integer(now));
     if (!rows) return tl::unexpected(rows.error());
     const Row r = rows->row(0);
-    LoginFailures f{static_cast<int>(r.integer(0)), r.integer(1), r.optional_integer(2)};
-    if (f.locked_until && *f.locked_until > now) return f;  // locked: attempts are not counted
-    if (f.locked_until || f.count == 0 || now - f.first_at >= window) f = LoginFailures{0, now, std::nullopt};
-    if (++f.count >= max_failures) {
-      f.locked_until = now + lock_for;
-      f.count = 0;
-    }
+    const LoginFailures stored_state{static_cast<int>(r.integer(0)), r.integer(1), r.optional_integer(2)};
+    if (stored_state.locked_until && *stored_state.locked_until > now) return stored_state;  // nothing to write
+    const LoginFailures f = after_login_failure(stored_state, now, window, max_failures, lock_for);
     auto stored = c.execute(
         "UPDATE login_failures SET count = $2, first_at = $3, locked_until = $4 WHERE subject = $1",
         Params().text(key).integer(f.count).integer(f.first_at).integer_or_null(f.locked_until));

@@ -792,13 +792,8 @@ class SqliteStore final : public Store {
     return in_transaction([&](Connection& c) -> StoreResult<LoginFailures> {
       auto current = login_failures_on(c, subject);
       if (!current) return current;
-      LoginFailures f = *current;
-      if (f.locked_until && *f.locked_until > now) return f;  // locked: attempts are not counted
-      if (f.locked_until || f.count == 0 || now - f.first_at >= window) f = LoginFailures{0, now, std::nullopt};
-      if (++f.count >= max_failures) {
-        f.locked_until = now + lock_for;
-        f.count = 0;
-      }
+      if (current->locked_until && *current->locked_until > now) return current;  // nothing to write
+      const LoginFailures f = after_login_failure(*current, now, window, max_failures, lock_for);
       auto s = c.prepare(
           "INSERT INTO login_failures (subject, count, first_at, locked_until) VALUES (?1, ?2, ?3, ?4) "
           "ON CONFLICT (subject) DO UPDATE SET count = ?2, first_at = ?3, locked_until = ?4");
