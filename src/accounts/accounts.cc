@@ -105,6 +105,29 @@ Result<User, AccountError> Accounts::create(const NewUser& request, const Reques
   return user;
 }
 
+Result<User, AccountError> Accounts::create_linked(const std::string& username, const std::string& email,
+                                                   store::UpstreamLinkRecord link, const RequestContext& ctx) {
+  if (auto ok = validate_username(username); !ok) return fail(AccountErrc::invalid_request, ok.error());
+  if (auto ok = validate_email(email); !ok) return fail(AccountErrc::invalid_request, ok.error());
+  if (auto ok = check_cross_uniqueness({}, username, email); !ok) return tl::unexpected(ok.error());
+  const auto now = clock_.now();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  User user{.id = new_id(millis),
+            .username = username,
+            .email = email,
+            .roles = {"user"},
+            .disabled = false,
+            .password_hash = std::string(kNoPassword),
+            .created_at = to_unix(now),
+            .updated_at = to_unix(now)};
+  link.user_id = user.id;
+  if (auto stored = store_.create_linked_user(user, link); !stored) return store_failure(stored.error());
+  audit_.record(ctx, audit::AuditEvent{.type = "user.created", .success = true, .user_id = user.id,
+                                       .username = user.username,
+                                       .detail = {{"roles", "user"}, {"upstream", link.upstream}}});
+  return user;
+}
+
 Result<User, AccountError> Accounts::get(const std::string& id) {
   auto found = store_.find_user(id);
   if (!found) return store_failure(found.error());
@@ -226,7 +249,9 @@ Result<User, AccountError> Accounts::check_password(const std::string& login, co
     return fail(AccountErrc::invalid_credentials, std::string(kWrong));
   }
   const User& user = **found;
-  const bool password_ok = hasher_.verify(user.password_hash, password);
+  bool password_ok = false;
+  if (user.password_hash == kNoPassword) hasher_.verify_dummy(password);  // the same cost, no match
+  else password_ok = hasher_.verify(user.password_hash, password);
   if (!password_ok || user.disabled) {
     lockout_.failed(attempt);
     return fail(AccountErrc::invalid_credentials, std::string(kWrong));

@@ -18,6 +18,10 @@ namespace gatehouse::accounts {
 
 using User = store::UserRecord;
 
+// The password hash of a user who has no password (one created by an upstream sign-in): no
+// password matches it, and checking one against it costs what a real check costs.
+inline constexpr std::string_view kNoPassword = "!none";
+
 enum class AccountErrc {
   invalid_request,      // 400
   invalid_credentials,  // 401
@@ -65,6 +69,11 @@ class Accounts {
            const crypto::PasswordHasher& hasher, const Clock& clock, AccountSettings settings);
 
   Result<User, AccountError> create(const NewUser& request, const RequestContext& ctx);
+  // A user who signs in through an upstream (SPEC §8, Federation): no password, role "user",
+  // created in one transaction with its link (`link.user_id` is filled in). conflict when the
+  // username, the e-mail or the link is taken, and then nothing is written.
+  Result<User, AccountError> create_linked(const std::string& username, const std::string& email,
+                                           store::UpstreamLinkRecord link, const RequestContext& ctx);
   Result<User, AccountError> get(const std::string& id);
   Result<UserPage, AccountError> list(const std::string& cursor, int limit);
   Result<User, AccountError> update(const std::string& id, const UserPatch& patch, const RequestContext& ctx);

@@ -11,6 +11,7 @@
 // planted with a narrower path, say) is treated as having none.
 #include <boost/json.hpp>
 
+#include "api/browser.h"
 #include "api/common.h"
 #include "api/pages.h"
 #include "core/random.h"
@@ -19,42 +20,10 @@
 namespace gatehouse::api {
 namespace {
 
-constexpr std::string_view kSessionCookie = "gatehouse_session";
 constexpr std::size_t kCsrfChars = 32;
 
 std::string_view csrf_cookie_name(const Request& request) {
   return request.secure ? "__Host-gatehouse_csrf" : "gatehouse_csrf";
-}
-
-// The cookie's value when the request carries it exactly once.
-std::optional<std::string> cookie(const Request& request, std::string_view name) {
-  std::optional<std::string> found;
-  int seen = 0;
-  for (const auto& h : request.headers) {
-    if (h.name != "cookie") continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      const auto end = rest.find(';');
-      std::string_view pair = rest.substr(0, end);
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      const auto eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
-        ++seen;
-        found = std::string(pair.substr(eq + 1));
-      }
-    }
-  }
-  if (seen != 1) return std::nullopt;
-  return found;
-}
-
-std::string set_cookie(const Request& request, std::string_view name, std::string_view value, std::string_view path,
-                       std::int64_t max_age, std::string_view same_site) {
-  std::string out = std::string(name) + "=" + std::string(value) + "; Path=" + std::string(path) +
-                    "; Max-Age=" + std::to_string(max_age) + "; HttpOnly; SameSite=" + std::string(same_site);
-  if (request.secure) out += "; Secure";
-  return out;
 }
 
 bool valid_csrf(std::string_view token) {
@@ -80,27 +49,12 @@ Response with_csrf(Response res, const Request& request, const Csrf& csrf) {
   return res;
 }
 
-Response redirect(std::string location, int status) {
-  Response res;
-  res.status = status;
-  res.set("Location", std::move(location));
-  res.set("Cache-Control", "no-store");
-  return res;
-}
-
 // Back to the client: the redirect URI with our parameters added to its own query.
 Response to_client(Services& services, const std::string& redirect_uri,
                    std::vector<std::pair<std::string, std::string>> params, const std::string& state, int status) {
   if (!state.empty()) params.emplace_back("state", state);
   params.emplace_back("iss", services.provider.settings().issuer);  // RFC 9207
-  std::string location = redirect_uri;
-  char sep = redirect_uri.find('?') == std::string::npos ? '?' : '&';
-  for (const auto& [k, v] : params) {
-    location += sep;
-    location += k + "=" + http::form_encode(v);
-    sep = '&';
-  }
-  return redirect(std::move(location), status);
+  return http::redirect(http::with_query(redirect_uri, params), status);
 }
 
 Response authorization_failed(Services& services, const oauth::AuthorizationError& e, int status) {
@@ -133,27 +87,18 @@ Response proceed(Services& services, const Request& request, const oauth::Author
   return to_client(services, ar.redirect_uri, {{"code", *code}}, ar.state, status);
 }
 
-struct BrowserUser {
-  std::shared_ptr<const store::UserRecord> user;
-  std::int64_t auth_time{0};
-};
-
-// The user of the request's browser session, if it has a live one.
-std::optional<BrowserUser> browser_user(Services& services, const Request& request) {
-  auto token = cookie(request, kSessionCookie);
-  if (!token) return std::nullopt;
-  auto grant = services.sessions.verify_browser(*token);
-  if (!grant) return std::nullopt;
-  auto user = services.provider.users().get(grant->user_id);
-  if (!user || !*user || (*user)->disabled) return std::nullopt;
-  return BrowserUser{*user, grant->issued_at};
-}
-
-Response login_page(const oauth::AuthorizationRequest& ar, const std::string& query, const Request& request,
-                    const Csrf& csrf, int status, std::string error, std::string username = {}) {
+// The login page; its upstream links come back to this authorization request once signed in.
+Response login_page(Services& services, const oauth::AuthorizationRequest& ar, const std::string& query,
+                    const Request& request, const Csrf& csrf, int status, std::string error,
+                    std::string username = {}) {
+  std::vector<pages::UpstreamLink> upstreams;
+  for (const auto& name : services.sign_in.upstream_names())
+    upstreams.push_back(pages::UpstreamLink{
+        .name = name,
+        .href = "/auth/upstream/" + name + "/start?return_to=" + http::form_encode("/oauth/authorize?" + query)});
   return with_csrf(pages::login(pages::LoginPage{.client_name = ar.client->name, .authorize_query = query,
                                                  .csrf_token = csrf.token, .username = std::move(username),
-                                                 .error = std::move(error)},
+                                                 .error = std::move(error), .upstreams = std::move(upstreams)},
                                 status, ar.redirect_uri),
                    request, csrf);
 }
@@ -167,7 +112,7 @@ Response authorize_get(Services& services, const Request& request) {
   auto prompt = oauth::single(*form, "prompt");
   const bool force_login = prompt && *prompt && (*prompt)->find("login") != std::string::npos;
   auto known = force_login ? std::nullopt : browser_user(services, request);
-  if (!known) return login_page(*ar, request.query, request, csrf, 200, {});
+  if (!known) return login_page(services, *ar, request.query, request, csrf, 200, {});
   return proceed(services, request, *ar, *known->user, known->auth_time, request.query, csrf, 302);
 }
 
@@ -198,9 +143,9 @@ Response authorize_post(Services& services, const Request& request) {
   if (!username || !password || !decision) return pages::error(400, kRefused, "A form field is repeated.");
   if (*username || *password) {
     if (!*username || !*password)
-      return login_page(*ar, **query, request, csrf, 400, "Enter both a username and a password.", username->value_or(""));
+      return login_page(services, *ar, **query, request, csrf, 400, "Enter both a username and a password.", username->value_or(""));
     if (auto refused = rate_limit_anonymous(services, request)) {
-      Response page = login_page(*ar, **query, request, csrf, 429, "Too many attempts from this address; wait a little.",
+      Response page = login_page(services, *ar, **query, request, csrf, 429, "Too many attempts from this address; wait a little.",
                                  **username);
       if (const auto* retry = refused->header("Retry-After")) page.set("Retry-After", *retry);
       return page;
@@ -211,26 +156,25 @@ Response authorize_post(Services& services, const Request& request) {
       const auto& e = logged_in.error();
       switch (e.code) {
         case accounts::AccountErrc::locked: {
-          Response page = login_page(*ar, **query, request, csrf, 429, e.description, **username);
+          Response page = login_page(services, *ar, **query, request, csrf, 429, e.description, **username);
           page.set("Retry-After", std::to_string(std::max<std::int64_t>(1, e.retry_after)));
           return page;
         }
         case accounts::AccountErrc::unavailable: return pages::error(503, "Try again shortly", e.description);
-        default: return login_page(*ar, **query, request, csrf, 401, "The username or password is incorrect.", **username);
+        default: return login_page(services, *ar, **query, request, csrf, 401, "The username or password is incorrect.", **username);
       }
     }
     const auto& [user, session] = *logged_in;
     auto record = services.provider.users().get(user.id);
     if (!record || !*record) return pages::error(503, "Try again shortly", "The user store is unavailable.");
     Response res = proceed(services, request, *ar, **record, services.clock.now_unix(), **query, csrf, 303);
-    res.add("Set-Cookie", set_cookie(request, kSessionCookie, session.access_token, "/",
-                                     services.sessions.settings().browser_ttl.count(), "Lax"));
+    res.add("Set-Cookie", session_cookie(services, request, session.access_token));
     return res;
   }
 
   if (!*decision) return pages::error(400, kRefused, "The form has neither credentials nor a decision.");
   auto known = browser_user(services, request);
-  if (!known) return login_page(*ar, **query, request, csrf, 401, "Your session has ended; log in again.");
+  if (!known) return login_page(services, *ar, **query, request, csrf, 401, "Your session has ended; log in again.");
   const auto& user = *known->user;
   const bool allow = **decision == "allow";
   if (!allow && **decision != "deny") return pages::error(400, kRefused, "decision must be allow or deny.");

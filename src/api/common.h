@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/context.h"
 #include "core/result.h"
+#include "federation/sign_in.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "keys/api_keys.h"
@@ -45,6 +46,7 @@ struct Services {
   oauth::Clients& clients;
   oauth::Provider& provider;
   const authz::RoutePolicies& policies;  // the gateway's [[policy]] entries (SPEC §10)
+  federation::SignIn& sign_in;           // [[upstream]] sign-ins (SPEC §8, Federation)
 };
 
 RequestContext context_of(const Request& request);
@@ -120,6 +122,7 @@ void add_client_routes(http::Router& router, Services& services);
 void add_oauth_routes(http::Router& router, Services& services);
 void add_authorize_routes(http::Router& router, Services& services);
 void add_gateway_routes(http::Router& router, Services& services);
+void add_upstream_routes(http::Router& router, Services& services);
 
 inline void add_all_routes(http::Router& router, Services& services) {
   add_health_routes(router, services);
@@ -133,6 +136,7 @@ inline void add_all_routes(http::Router& router, Services& services) {
   add_oauth_routes(router, services);
   add_authorize_routes(router, services);
   add_gateway_routes(router, services);
+  add_upstream_routes(router, services);
 }
 
 }  // namespace gatehouse::api

@@ -96,6 +96,12 @@ http::Response login(const LoginPage& page, int status, std::string_view form_ta
   body += "<label for=\"password\">Password</label>\n"
           "<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\n";
   body += "<button type=\"submit\">Log in</button>\n</form>\n";
+  if (!page.upstreams.empty()) {
+    body += "<nav aria-label=\"Other ways to log in\">\n<ul>\n";
+    for (const auto& u : page.upstreams)
+      body += "<li><a href=\"" + escape(u.href) + "\">Log in with " + escape(u.name) + "</a></li>\n";
+    body += "</ul>\n</nav>\n";
+  }
   return html(status, "Log in", body, form_target);
 }
 
@@ -116,6 +122,12 @@ http::Response consent(const ConsentPage& page, std::string_view form_target) {
 http::Response error(int status, std::string_view title, std::string_view message) {
   std::string body = "<h1>" + escape(title) + "</h1>\n<p class=\"error\" role=\"alert\">" + escape(message) + "</p>\n";
   return html(status, title, body, {});
+}
+
+http::Response signed_in(std::string_view username) {
+  std::string body = "<h1>Signed in</h1>\n<p>You are signed in to Gatehouse as <strong>" + escape(username) +
+                     "</strong>. You can close this page.</p>\n";
+  return html(200, "Signed in", body, {});
 }
 
 }  // namespace gatehouse::api::pages

@@ -16,12 +16,19 @@ namespace gatehouse::api::pages {
 // HTML-escapes text for element content and double-quoted attribute values.
 std::string escape(std::string_view text);
 
+// A "Sign in with <name>" link to an upstream identity provider's start URL.
+struct UpstreamLink {
+  std::string name{};
+  std::string href{};
+};
+
 struct LoginPage {
   std::string client_name{};
   std::string authorize_query{};
   std::string csrf_token{};
   std::string username{};  // to refill after a failure
   std::string error{};     // shown above the form; empty: none
+  std::vector<UpstreamLink> upstreams{};  // listed under the form
 };
 
 struct ConsentPage {
@@ -37,5 +44,7 @@ struct ConsentPage {
 http::Response login(const LoginPage& page, int status, std::string_view form_target);
 http::Response consent(const ConsentPage& page, std::string_view form_target);
 http::Response error(int status, std::string_view title, std::string_view message);
+// After an upstream sign-in that named no page to return to.
+http::Response signed_in(std::string_view username);
 
 }  // namespace gatehouse::api::pages

@@ -13,6 +13,9 @@
 #include "authz/permissions.h"
 #include "authz/route_policy.h"
 #include "core/log.h"
+#include "core/net.h"
+#include "federation/sign_in.h"
+#include "http/client.h"
 #include "crypto/self_signed.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -250,18 +253,30 @@ void raise_descriptor_limit() {
   }
 }
 
+// One client per [[upstream]]: its own trust (ca_file or the system store). Plain http only
+// where the configuration and the discovery checks allowed it: loopback.
+Result<std::vector<std::unique_ptr<federation::Upstream>>, std::string> make_upstreams(const config::Config& config,
+                                                                                      const Clock& clock) {
+  std::vector<std::unique_ptr<federation::Upstream>> out;
+  for (const auto& u : config.upstreams) {
+    auto client = http::HttpClient::create(http::ClientOptions{.ca_file = u.ca_file, .allow_plain_http = true});
+    if (!client) return tl::unexpected("upstream \"" + u.name + "\": " + client.error());
+    auto shared = std::make_shared<http::HttpClient>(std::move(*client));
+    federation::Fetch fetch = [shared](const http::ClientRequest& request)
+        -> Result<http::ClientResponse, http::ClientError> {
+      if (!is_https_or_loopback_http(request.url))
+        return tl::unexpected(http::ClientError{http::ClientErrc::bad_url, "not an https:// URL"});
+      return shared->send(request);
+    };
+    out.push_back(std::make_unique<federation::Upstream>(u, std::move(fetch), clock));
+  }
+  return out;
+}
+
 }  // namespace
 
 int serve(const config::Config& config) {
   log::init(level_of(config.log.level));
-  // Issue 9 lands in steps: the entries are read and checked, the sign-in flow is not there yet.
-  // A server that silently ignored them would leave users facing a login page without them.
-  if (!config.upstreams.empty()) {
-    std::fprintf(stderr,
-                 "gatehouse: [[upstream]]: signing in through an upstream provider is not available yet; "
-                 "remove the [[upstream]] entries to start\n");
-    return 1;
-  }
   raise_descriptor_limit();
   auto opened = App::open(config);
   if (!opened) {
@@ -294,12 +309,20 @@ int serve(const config::Config& config) {
     log::warn("gateway policies are set but server.trusted_proxies is empty: behind a proxy every client has the "
               "proxy's address, for rate limits, lockout and the audit log alike (docs/gateway.md)",
               {});
+  auto upstreams = make_upstreams(config, app.clock());
+  if (!upstreams) {
+    std::fprintf(stderr, "gatehouse: %s\n", upstreams.error().c_str());
+    return 1;
+  }
+  federation::SignIn sign_in(app.store(), app.accounts(), app.sessions(), app.audit(), app.clients(), app.clock(),
+                             federation::SignInSettings{.base_url = config.issuer_for(config.listen_port)},
+                             std::move(*upstreams));
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),
                          .authenticator = app.authenticator(), .audit = app.audit(), .clock = app.clock(),
                          .keyring = app.keyring(), .api_keys = app.api_keys(), .limiter = app.limiter(),
                          .rate_policy = app.rate_policy(), .clients = app.clients(), .provider = app.provider(),
-                         .policies = *policies};
+                         .policies = *policies, .sign_in = sign_in};
   api::add_all_routes(router, services);
 
   http::Server server(
@@ -325,6 +348,7 @@ int serve(const config::Config& config) {
   }
   app.access_tokens().set_issuer(config.issuer_for(*port));
   app.provider().set_issuer(config.issuer_for(*port));
+  sign_in.set_base_url(config.issuer_for(*port));
   Housekeeper housekeeper(app);
   ChangeListener listener(app);
   const std::string host = config.listen_host.find(':') != std::string::npos ? "[" + config.listen_host + "]"

@@ -122,6 +122,26 @@ const std::string* Response::header(std::string_view name) const {
   return nullptr;
 }
 
+std::string with_query(std::string url, const std::vector<std::pair<std::string, std::string>>& params) {
+  char sep = url.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [k, v] : params) {
+    url += sep;
+    url += k;
+    url += '=';
+    url += form_encode(v);
+    sep = '&';
+  }
+  return url;
+}
+
+Response redirect(std::string location, int status) {
+  Response res;
+  res.status = status;
+  res.set("Location", std::move(location));
+  res.set("Cache-Control", "no-store");
+  return res;
+}
+
 Response json_response(int status, std::string json_body) {
   Response r{.status = status, .headers = {}, .body = std::move(json_body)};
   r.set("Content-Type", "application/json");

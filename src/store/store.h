@@ -408,6 +408,45 @@ class ClientStore {
                                        const std::vector<std::string>& scopes, std::int64_t now) = 0;
 };
 
+// Federation (SPEC §8): a sign-in started with an upstream identity provider, until its
+// callback. Keyed by the SHA-256 (hex) of the browser's flow cookie; holds nothing secret (the
+// state, PKCE verifier and nonce are derived from the cookie, which only the browser has).
+struct UpstreamFlowRecord {
+  std::string digest{};
+  std::string upstream{};
+  std::string return_to{};     // validated when the flow started
+  std::string link_user_id{};  // the user signed in when the flow started; "" for none
+  std::int64_t created_at{0};
+  std::int64_t expires_at{0};
+};
+
+// A local account signed in to through an upstream: (upstream, subject) names one user.
+struct UpstreamLinkRecord {
+  std::string upstream{};
+  std::string subject{};
+  std::string user_id{};
+  std::int64_t created_at{0};
+};
+
+class FederationStore {
+ public:
+  virtual ~FederationStore() = default;
+  virtual StoreResult<void> create_upstream_flow(const UpstreamFlowRecord& flow) = 0;
+  // Deletes the flow and returns it, unless it is unknown or expired: of any number of
+  // concurrent takes, one gets it.
+  virtual StoreResult<std::optional<UpstreamFlowRecord>> take_upstream_flow(const std::string& digest,
+                                                                            std::int64_t now) = 0;
+  virtual StoreResult<std::optional<UpstreamLinkRecord>> find_upstream_link(const std::string& upstream,
+                                                                            const std::string& subject) = 0;
+  // conflict when (upstream, subject) is linked already; not_found when the user is gone.
+  virtual StoreResult<void> create_upstream_link(const UpstreamLinkRecord& link) = 0;
+  // A new user and its link in one transaction (first sign-in with auto_create): conflict
+  // when the username, the e-mail or the link is taken, and then neither is written.
+  virtual StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) = 0;
+  // The user's links, by upstream then subject.
+  virtual StoreResult<std::vector<UpstreamLinkRecord>> list_upstream_links(const std::string& user_id) = 0;
+};
+
 class Store : public UserStore,
               public SessionStore,
               public AuditStore,
@@ -415,6 +454,7 @@ class Store : public UserStore,
               public ApiKeyStore,
               public LockoutStore,
               public ClientStore,
+              public FederationStore,
               public ChangeStore {
  public:
   // Applies pending migrations; returns the schema version now in force.

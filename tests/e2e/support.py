@@ -217,7 +217,7 @@ class Server:
 
     def __init__(self, workdir: Path, env: dict | None = None, args=(), fast_hash: bool = True,
                  admin_password: str | None = "generate", data_dir: Path | None = None,
-                 name: str = "server", ca_file: Path | None = None):
+                 name: str = "server", ca_file: Path | None = None, listen: str = "127.0.0.1:0"):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -234,6 +234,7 @@ class Server:
         self.env = base_env(overrides)
         self.args = list(args)
         self.name = name
+        self.listen = listen
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.scheme = "http"
@@ -252,7 +253,7 @@ class Server:
         self.stdout_path = self.workdir / f"{self.name}.{self._runs}.stdout"
         self.stderr_path = self.workdir / f"{self.name}.{self._runs}.stderr"
         LOG_FILES.extend([self.stdout_path, self.stderr_path])
-        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.args]
+        cmd = [BIN, "serve", "--listen", self.listen, "--data-dir", str(self.data_dir), *self.args]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          env=self.env, cwd=self.workdir)

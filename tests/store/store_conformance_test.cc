@@ -630,6 +630,112 @@ TEST_P(StoreConformance, OAuthSessionsKeepClientAndScopeAndMayHaveNoRefreshToken
   EXPECT_EQ(fresh->scope, "openid offline_access");
 }
 
+TEST_P(StoreConformance, UpstreamFlowsAreTakenOnceAndNotAfterExpiry) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_upstream_flow(UpstreamFlowRecord{.digest = "f1", .upstream = "corp", .return_to = "/next",
+                                                              .link_user_id = "u1", .created_at = 100,
+                                                              .expires_at = 700}));
+  ASSERT_TRUE(store_->create_upstream_flow(
+      UpstreamFlowRecord{.digest = "f2", .upstream = "corp", .return_to = "/", .created_at = 100, .expires_at = 200}));
+  EXPECT_EQ(store_->create_upstream_flow(UpstreamFlowRecord{.digest = "f1", .upstream = "x", .return_to = "/",
+                                                            .created_at = 1, .expires_at = 2})
+                .error()
+                .code,
+            StoreErrc::conflict);
+
+  auto taken = store_->take_upstream_flow("f1", 150).value();
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->upstream, "corp");
+  EXPECT_EQ(taken->return_to, "/next");
+  EXPECT_EQ(taken->link_user_id, "u1");
+  EXPECT_EQ(taken->expires_at, 700);
+  EXPECT_FALSE(store_->take_upstream_flow("f1", 150).value()) << "a flow is taken once";
+  EXPECT_FALSE(store_->take_upstream_flow("f2", 200).value()) << "an expired flow is not handed out";
+  EXPECT_FALSE(store_->take_upstream_flow("f2", 150).value()) << "and is gone after the attempt";
+  EXPECT_FALSE(store_->take_upstream_flow("nope", 150).value());
+
+  ASSERT_TRUE(store_->create_upstream_flow(
+      UpstreamFlowRecord{.digest = "f3", .upstream = "corp", .return_to = "/", .created_at = 100, .expires_at = 200}));
+  ASSERT_TRUE(store_->purge_expired(300));
+  EXPECT_FALSE(store_->take_upstream_flow("f3", 150).value()) << "purged";
+}
+
+TEST_P(StoreConformance, ConcurrentTakesOfOneUpstreamFlowSucceedOnce) {
+  ASSERT_TRUE(store_->create_upstream_flow(
+      UpstreamFlowRecord{.digest = "f1", .upstream = "corp", .return_to = "/", .created_at = 100, .expires_at = 700}));
+  std::atomic<int> got{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto taken = store_->take_upstream_flow("f1", 150);
+      if (!taken) ++failed;
+      else if (*taken) ++got;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(got.load(), 1);
+}
+
+TEST_P(StoreConformance, UpstreamLinksNameOneUserAndGoWithIt) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice")));
+  ASSERT_TRUE(store_->create_user(user("u2", "bob")));
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "s-1", .user_id = "u1",
+                                                              .created_at = 100}));
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "github", .subject = "42", .user_id = "u1",
+                                                              .created_at = 110}));
+  EXPECT_EQ(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "s-1", .user_id = "u2",
+                                                            .created_at = 120})
+                .error()
+                .code,
+            StoreErrc::conflict)
+      << "one upstream account signs in to one user";
+  EXPECT_EQ(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "s-9", .user_id = "gone",
+                                                            .created_at = 120})
+                .error()
+                .code,
+            StoreErrc::conflict)
+      << "a link needs its user";
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "S-1", .user_id = "u2",
+                                                              .created_at = 130}))
+      << "subjects are compared exactly";
+
+  auto found = store_->find_upstream_link("corp", "s-1").value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->user_id, "u1");
+  EXPECT_EQ(found->created_at, 100);
+  EXPECT_FALSE(store_->find_upstream_link("github", "s-1").value());
+  auto links = store_->list_upstream_links("u1").value();
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_EQ(links[0].upstream, "corp");
+  EXPECT_EQ(links[1].upstream, "github");
+  EXPECT_EQ(links[1].subject, "42");
+
+  ASSERT_TRUE(store_->delete_user("u1"));
+  EXPECT_FALSE(store_->find_upstream_link("corp", "s-1").value());
+  EXPECT_TRUE(store_->list_upstream_links("u1").value().empty());
+  EXPECT_TRUE(store_->find_upstream_link("corp", "S-1").value());
+}
+
+TEST_P(StoreConformance, ALinkedUserIsCreatedWithItsLinkOrNotAtAll) {
+  ASSERT_TRUE(store_->create_user(user("u1", "alice", "alice@example.com")));
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "taken", .user_id = "u1",
+                                                              .created_at = 100}));
+  const auto link = [](std::string subject, std::string user_id) {
+    return UpstreamLinkRecord{.upstream = "corp", .subject = std::move(subject), .user_id = std::move(user_id),
+                              .created_at = 100};
+  };
+  EXPECT_EQ(store_->create_linked_user(user("u2", "Alice"), link("s-2", "u2")).error().code, StoreErrc::conflict);
+  EXPECT_FALSE(store_->find_upstream_link("corp", "s-2").value()) << "no link without its user";
+  EXPECT_EQ(store_->create_linked_user(user("u3", "carol"), link("taken", "u3")).error().code, StoreErrc::conflict);
+  EXPECT_FALSE(store_->find_user("u3").value()) << "no user without its link";
+  EXPECT_EQ(store_->create_linked_user(user("u4", "dave", "ALICE@example.com"), link("s-4", "u4")).error().code,
+            StoreErrc::conflict);
+
+  ASSERT_TRUE(store_->create_linked_user(user("u5", "erin"), link("s-5", "u5")));
+  EXPECT_EQ(store_->find_upstream_link("corp", "s-5").value()->user_id, "u5");
+  EXPECT_EQ(store_->find_user("u5").value()->username, "erin");
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(Backend{"sqlite", open_sqlite}),
                          [](const auto& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreConformance, ::testing::Values(Backend{"postgres", open_postgres}),

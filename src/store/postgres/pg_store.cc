@@ -517,6 +517,33 @@ TokenRecord read_token(const Row& r) {
                      .expires_at = r.integer(4)};
 }
 
+StoreResult<void> insert_user_on(Connection& c, const UserRecord& u) {
+  return c.execute(
+      "INSERT INTO users (id, username, username_key, email, email_key, roles, disabled, password_hash, "
+      "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      Params()
+          .text(u.id)
+          .text(u.username)
+          .text(fold_case(u.username))
+          .text_or_null_if_empty(u.email)
+          .text_or_null_if_empty(fold_case(u.email))
+          .text(join_words(u.roles))
+          .boolean(u.disabled)
+          .text(u.password_hash)
+          .integer(u.created_at)
+          .integer(u.updated_at));
+}
+
+StoreResult<void> insert_link_on(Connection& c, const UpstreamLinkRecord& l) {
+  return c.execute("INSERT INTO upstream_links (upstream, subject, user_id, created_at) VALUES ($1, $2, $3, $4)",
+                   Params().text(l.upstream).text(l.subject).text(l.user_id).integer(l.created_at));
+}
+
+UpstreamLinkRecord read_link(const Row& r) {
+  return UpstreamLinkRecord{.upstream = r.text(0), .subject = r.text(1), .user_id = r.text(2),
+                            .created_at = r.integer(3)};
+}
+
 // column is a constant naming a unique column ("id", "username_key", "email_key").
 StoreResult<std::optional<UserRecord>> find_user_on(Connection& c, const char* column, const std::string& value) {
   if (!storable(value)) return std::optional<UserRecord>{};
@@ -729,22 +756,7 @@ StoreResult<void> PgStore::ping() {
 
 // ---- users ----
 StoreResult<void> PgStore::create_user(const UserRecord& u) {
-  return with_connection(*pool_, [&](Connection& c) {
-    return c.execute(
-        "INSERT INTO users (id, username, username_key, email, email_key, roles, disabled, password_hash, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        Params()
-            .text(u.id)
-            .text(u.username)
-            .text(fold_case(u.username))
-            .text_or_null_if_empty(u.email)
-            .text_or_null_if_empty(fold_case(u.email))
-            .text(join_words(u.roles))
-            .boolean(u.disabled)
-            .text(u.password_hash)
-            .integer(u.created_at)
-            .integer(u.updated_at));
-  });
+  return with_connection(*pool_, [&](Connection& c) { return insert_user_on(c, u); });
 }
 
 StoreResult<std::optional<UserRecord>> PgStore::find_user(const std::string& id) {
@@ -985,6 +997,7 @@ StoreResult<int> PgStore::purge_expired(std::int64_t now) {
                             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
                             // Spent codes stay a day past expiry so a late replay is still caught.
                             "DELETE FROM oauth_codes WHERE expires_at <= $1 - 86400",
+                            "DELETE FROM upstream_flows WHERE expires_at <= $1",
                             "DELETE FROM sessions WHERE created_at <= $1 AND NOT EXISTS (SELECT 1 FROM "
                             "refresh_tokens r WHERE r.session_id = sessions.id) AND NOT EXISTS (SELECT 1 FROM "
                             "access_tokens a WHERE a.session_id = sessions.id)"}) {
@@ -1394,6 +1407,78 @@ StoreResult<void> PgStore::save_grant(const std::string& user_id, const std::str
       if (std::find(all.begin(), all.end(), scope) == all.end()) all.push_back(scope);
     return c.execute("UPDATE oauth_grants SET scopes = $3, granted_at = $4 WHERE user_id = $1 AND client_id = $2",
                      Params().text(user_id).text(client_id).text(join_words(all)).integer(now));
+  });
+}
+
+// ---- federation ----
+StoreResult<void> PgStore::create_upstream_flow(const UpstreamFlowRecord& f) {
+  return with_connection(*pool_, [&](Connection& c) {
+    return c.execute(
+        "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        Params()
+            .text(f.digest)
+            .text(f.upstream)
+            .text(f.return_to)
+            .text_or_null_if_empty(f.link_user_id)
+            .integer(f.created_at)
+            .integer(f.expires_at));
+  });
+}
+
+StoreResult<std::optional<UpstreamFlowRecord>> PgStore::take_upstream_flow(const std::string& digest,
+                                                                           std::int64_t now) {
+  if (!storable(digest)) return std::optional<UpstreamFlowRecord>{};
+  return with_connection(*pool_, [&](Connection& c) -> StoreResult<std::optional<UpstreamFlowRecord>> {
+    auto rows = c.query(
+        "DELETE FROM upstream_flows WHERE digest = $1 "
+        "RETURNING upstream, return_to, link_user_id, created_at, expires_at",
+        Params().text(digest));
+    if (!rows) return tl::unexpected(rows.error());
+    if (rows->empty()) return std::optional<UpstreamFlowRecord>{};
+    const Row r = rows->row(0);
+    UpstreamFlowRecord f{.digest = digest, .upstream = r.text(0), .return_to = r.text(1),
+                         .link_user_id = r.optional_text(2).value_or(""), .created_at = r.integer(3),
+                         .expires_at = r.integer(4)};
+    if (f.expires_at <= now) return std::optional<UpstreamFlowRecord>{};
+    return std::optional<UpstreamFlowRecord>(std::move(f));
+  });
+}
+
+StoreResult<std::optional<UpstreamLinkRecord>> PgStore::find_upstream_link(const std::string& upstream,
+                                                                           const std::string& subject) {
+  if (!storable(upstream) || !storable(subject)) return std::optional<UpstreamLinkRecord>{};
+  return with_connection(*pool_, [&](Connection& c) -> StoreResult<std::optional<UpstreamLinkRecord>> {
+    auto rows = c.query(
+        "SELECT upstream, subject, user_id, created_at FROM upstream_links WHERE upstream = $1 AND subject = $2",
+        Params().text(upstream).text(subject));
+    if (!rows) return tl::unexpected(rows.error());
+    if (rows->empty()) return std::optional<UpstreamLinkRecord>{};
+    return std::optional<UpstreamLinkRecord>(read_link(rows->row(0)));
+  });
+}
+
+StoreResult<void> PgStore::create_upstream_link(const UpstreamLinkRecord& link) {
+  return with_connection(*pool_, [&](Connection& c) { return insert_link_on(c, link); });
+}
+
+StoreResult<void> PgStore::create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) {
+  return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
+    if (auto made = insert_user_on(c, user); !made) return made;
+    return insert_link_on(c, link);
+  });
+}
+
+StoreResult<std::vector<UpstreamLinkRecord>> PgStore::list_upstream_links(const std::string& user_id) {
+  return with_connection(*pool_, [&](Connection& c) -> StoreResult<std::vector<UpstreamLinkRecord>> {
+    auto rows = c.query(
+        "SELECT upstream, subject, user_id, created_at FROM upstream_links WHERE user_id = $1 "
+        "ORDER BY upstream COLLATE \"C\", subject COLLATE \"C\"",
+        Params().text(user_id));
+    if (!rows) return tl::unexpected(rows.error());
+    std::vector<UpstreamLinkRecord> out;
+    for (int i = 0; i < rows->size(); ++i) out.push_back(read_link(rows->row(i)));
+    return out;
   });
 }
 

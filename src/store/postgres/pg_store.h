@@ -109,6 +109,15 @@ class PgStore final : public Store {
   StoreResult<void> save_grant(const std::string& user_id, const std::string& client_id,
                                const std::vector<std::string>& scopes, std::int64_t now) override;
 
+  StoreResult<void> create_upstream_flow(const UpstreamFlowRecord& flow) override;
+  StoreResult<std::optional<UpstreamFlowRecord>> take_upstream_flow(const std::string& digest,
+                                                                    std::int64_t now) override;
+  StoreResult<std::optional<UpstreamLinkRecord>> find_upstream_link(const std::string& upstream,
+                                                                    const std::string& subject) override;
+  StoreResult<void> create_upstream_link(const UpstreamLinkRecord& link) override;
+  StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) override;
+  StoreResult<std::vector<UpstreamLinkRecord>> list_upstream_links(const std::string& user_id) override;
+
   // The channel every change is announced on (NOTIFY), and that wait_for_changes LISTENs to.
   static constexpr const char* kChangeChannel = "gatehouse_changes";
 

@@ -166,6 +166,26 @@ CREATE TABLE oauth_grants (
   PRIMARY KEY (user_id, client_id)
 );
 )sql"},
+      {8, R"sql(
+-- Federation (SPEC §8): sign-ins through upstream identity providers.
+CREATE TABLE upstream_flows (
+  digest       TEXT PRIMARY KEY,           -- SHA-256 hex of the browser's flow cookie
+  upstream     TEXT NOT NULL,
+  return_to    TEXT NOT NULL,
+  link_user_id TEXT,                       -- signed in when the flow started: link to this user
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL
+);
+CREATE INDEX upstream_flows_by_expiry ON upstream_flows(expires_at);
+CREATE TABLE upstream_links (
+  upstream   TEXT NOT NULL,
+  subject    TEXT NOT NULL,                -- the upstream's stable id for the account
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (upstream, subject)
+);
+CREATE INDEX upstream_links_by_user ON upstream_links(user_id);
+)sql"},
   };
   return list;
 }

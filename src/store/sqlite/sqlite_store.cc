@@ -138,6 +138,33 @@ UserRecord read_user(const Statement& s) {
 constexpr const char* kApiKeyColumns =
     "id, user_id, name, digest, prefix, scopes, created_at, expires_at, last_used_at, revoked_at, rate_limit";
 
+StoreResult<void> insert_user_on(Connection& c, const UserRecord& u) {
+  auto s = c.prepare(
+      "INSERT INTO users (id, username, username_key, email, email_key, roles, disabled, password_hash, "
+      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!s) return tl::unexpected(s.error());
+  s->bind(1, u.id).bind(2, u.username).bind(3, fold_case(u.username));
+  s->bind_text_or_null(4, u.email).bind_text_or_null(5, fold_case(u.email));
+  s->bind(6, join_words(u.roles)).bind(7, std::int64_t{u.disabled}).bind(8, u.password_hash);
+  s->bind(9, u.created_at).bind(10, u.updated_at);
+  if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
+  return {};
+}
+
+StoreResult<void> insert_link_on(Connection& c, const UpstreamLinkRecord& l) {
+  auto s = c.prepare("INSERT INTO upstream_links (upstream, subject, user_id, created_at) VALUES (?, ?, ?, ?)");
+  if (!s) return tl::unexpected(s.error());
+  if (int rc = s->bind(1, l.upstream).bind(2, l.subject).bind(3, l.user_id).bind(4, l.created_at).step();
+      rc != SQLITE_DONE)
+    return c.error(rc);
+  return {};
+}
+
+UpstreamLinkRecord read_link(const Statement& s) {
+  return UpstreamLinkRecord{.upstream = s.text(0), .subject = s.text(1), .user_id = s.text(2),
+                            .created_at = s.integer(3)};
+}
+
 std::optional<std::int64_t> optional_integer(const Statement& s, int col) {
   if (s.is_null(col)) return std::nullopt;
   return s.integer(col);
@@ -220,18 +247,7 @@ class SqliteStore final : public Store {
 
   // ---- users ----
   StoreResult<void> create_user(const UserRecord& u) override {
-    return with_connection([&](Connection& c) -> StoreResult<void> {
-      auto s = c.prepare(
-          "INSERT INTO users (id, username, username_key, email, email_key, roles, disabled, password_hash, "
-          "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!s) return tl::unexpected(s.error());
-      s->bind(1, u.id).bind(2, u.username).bind(3, fold_case(u.username));
-      s->bind_text_or_null(4, u.email).bind_text_or_null(5, fold_case(u.email));
-      s->bind(6, join_words(u.roles)).bind(7, std::int64_t{u.disabled}).bind(8, u.password_hash);
-      s->bind(9, u.created_at).bind(10, u.updated_at);
-      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
-      return {};
-    });
+    return with_connection([&](Connection& c) { return insert_user_on(c, u); });
   }
 
   StoreResult<std::optional<UserRecord>> find_user(const std::string& id) override {
@@ -462,6 +478,7 @@ class SqliteStore final : public Store {
                               "DELETE FROM refresh_tokens WHERE expires_at <= ?",
                               // Spent codes stay a day past expiry so a late replay is still caught.
                               "DELETE FROM oauth_codes WHERE expires_at <= ? - 86400",
+                              "DELETE FROM upstream_flows WHERE expires_at <= ?",
                               "DELETE FROM sessions WHERE created_at <= ? AND NOT EXISTS (SELECT 1 FROM "
                               "refresh_tokens r WHERE r.session_id = sessions.id) AND NOT EXISTS (SELECT 1 FROM "
                               "access_tokens a WHERE a.session_id = sessions.id)"}) {
@@ -702,6 +719,77 @@ class SqliteStore final : public Store {
           urc != SQLITE_DONE)
         return c.error(urc);
       return {};
+    });
+  }
+
+  // ---- federation ----
+  StoreResult<void> create_upstream_flow(const UpstreamFlowRecord& f) override {
+    return with_connection([&](Connection& c) -> StoreResult<void> {
+      auto s = c.prepare(
+          "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, created_at, expires_at) "
+          "VALUES (?, ?, ?, ?, ?, ?)");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, f.digest).bind(2, f.upstream).bind(3, f.return_to).bind_text_or_null(4, f.link_user_id);
+      if (int rc = s->bind(5, f.created_at).bind(6, f.expires_at).step(); rc != SQLITE_DONE) return c.error(rc);
+      return {};
+    });
+  }
+
+  StoreResult<std::optional<UpstreamFlowRecord>> take_upstream_flow(const std::string& digest,
+                                                                    std::int64_t now) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<UpstreamFlowRecord>> {
+      // One statement: the row is gone for every other taker once this one has it.
+      auto s = c.prepare(
+          "DELETE FROM upstream_flows WHERE digest = ? "
+          "RETURNING upstream, return_to, link_user_id, created_at, expires_at");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, digest).step();
+      if (rc == SQLITE_DONE) return std::optional<UpstreamFlowRecord>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      UpstreamFlowRecord f{.digest = digest, .upstream = s->text(0), .return_to = s->text(1),
+                           .link_user_id = s->text(2), .created_at = s->integer(3), .expires_at = s->integer(4)};
+      if (int done = s->step(); done != SQLITE_DONE) return c.error(done);
+      if (f.expires_at <= now) return std::optional<UpstreamFlowRecord>{};
+      return std::optional<UpstreamFlowRecord>(std::move(f));
+    });
+  }
+
+  StoreResult<std::optional<UpstreamLinkRecord>> find_upstream_link(const std::string& upstream,
+                                                                    const std::string& subject) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::optional<UpstreamLinkRecord>> {
+      auto s = c.prepare(
+          "SELECT upstream, subject, user_id, created_at FROM upstream_links WHERE upstream = ? AND subject = ?");
+      if (!s) return tl::unexpected(s.error());
+      const int rc = s->bind(1, upstream).bind(2, subject).step();
+      if (rc == SQLITE_DONE) return std::optional<UpstreamLinkRecord>{};
+      if (rc != SQLITE_ROW) return c.error(rc);
+      return std::optional<UpstreamLinkRecord>(read_link(*s));
+    });
+  }
+
+  StoreResult<void> create_upstream_link(const UpstreamLinkRecord& link) override {
+    return with_connection([&](Connection& c) { return insert_link_on(c, link); });
+  }
+
+  StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) override {
+    return in_transaction([&](Connection& c) -> StoreResult<void> {
+      if (auto made = insert_user_on(c, user); !made) return made;
+      return insert_link_on(c, link);
+    });
+  }
+
+  StoreResult<std::vector<UpstreamLinkRecord>> list_upstream_links(const std::string& user_id) override {
+    return with_connection([&](Connection& c) -> StoreResult<std::vector<UpstreamLinkRecord>> {
+      auto s = c.prepare(
+          "SELECT upstream, subject, user_id, created_at FROM upstream_links WHERE user_id = ? "
+          "ORDER BY upstream, subject");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, user_id);
+      std::vector<UpstreamLinkRecord> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_link(*s));
+      if (rc != SQLITE_DONE) return c.error(rc);
+      return out;
     });
   }
 

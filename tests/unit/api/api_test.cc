@@ -56,8 +56,10 @@ class ApiTest : public ::testing::Test {
       {.path = "/api/admin/**", .methods = {}, .require = {"users:write"}, .anonymous = false, .rate_limit = {}},
       {.path = "/api/limited", .methods = {}, .require = {}, .anonymous = false, .rate_limit = "2/minute"},
   });
+  federation::SignIn sign_in_{g_.store(), g_.accounts, g_.sessions, g_.audit, g_.clients, g_.clock,
+                              federation::SignInSettings{.base_url = "http://gatehouse.test"}, {}};
   Services services_{g_.store(), g_.accounts, g_.sessions, g_.authenticator, g_.audit, g_.clock, g_.keyring,
-                     g_.api_keys, limiter_, rate_policy_, g_.clients, g_.provider, policies_};
+                     g_.api_keys, limiter_, rate_policy_, g_.clients, g_.provider, policies_, sign_in_};
   http::Router router_;
 };
 

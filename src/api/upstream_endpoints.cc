@@ -1,0 +1,97 @@
+// GET /auth/upstream/{name}/start and GET /auth/upstream/{name}/callback (SPEC §8,
+// Federation; issue 9): signing in through an upstream identity provider. The rules live in
+// federation::SignIn (federation/sign_in.h); here are the cookies and the pages.
+//
+// The flow cookie is HttpOnly and SameSite=Lax: the callback arrives as a top-level navigation
+// from the upstream's site, which Lax lets through and Strict would not. Under TLS it is named
+// __Host-gatehouse_upstream (Secure, Path=/, no Domain: a sibling subdomain cannot plant one).
+#include "api/browser.h"
+#include "api/common.h"
+#include "api/pages.h"
+#include "federation/sign_in.h"
+
+namespace gatehouse::api {
+namespace {
+
+constexpr std::string_view kTitle = "Sign-in failed";
+
+std::string_view flow_cookie_name(const Request& request) {
+  return request.secure ? "__Host-gatehouse_upstream" : "gatehouse_upstream";
+}
+
+Response failed_page(const federation::SignInError& e) {
+  Response res = pages::error(e.status, e.code == federation::SignInErrc::not_found ? "Not found" : kTitle, e.message);
+  if (e.status == 503) res.set("Retry-After", "1");
+  return res;
+}
+
+// The page for a query parameter given twice or a malformed query.
+std::optional<std::string> single_param(const Request& request, std::string_view key, bool& malformed) {
+  auto value = query_param(request, key);
+  if (!value) {
+    malformed = true;
+    return std::nullopt;
+  }
+  return *value;
+}
+
+Response start(Services& services, const Request& request) {
+  if (auto refused = rate_limit_anonymous(services, request)) return *refused;
+  const std::string name(request.param("name"));
+  bool malformed = false;
+  const auto return_to = single_param(request, "return_to", malformed);
+  const auto link = single_param(request, "link", malformed);
+  if (malformed) return pages::error(400, kTitle, "The query string is malformed or repeats a parameter.");
+  std::string link_user_id;
+  if (link) {
+    if (*link != "1") return pages::error(400, kTitle, "link must be 1.");
+    auto known = browser_user(services, request);
+    if (!known) return pages::error(401, kTitle, "Log in first: linking adds a sign-in provider to your own account.");
+    link_user_id = known->user->id;
+  }
+  auto started = services.sign_in.start(name, return_to.value_or(""), link_user_id, context_of(request));
+  if (!started) return failed_page(started.error());
+  Response res = http::redirect(started->location, 302);
+  res.add("Set-Cookie", set_cookie(request, flow_cookie_name(request), started->flow_cookie, "/",
+                                   services.sign_in.flow_ttl().count(), "Lax"));
+  return res;
+}
+
+Response callback(Services& services, const Request& request) {
+  if (auto refused = rate_limit_anonymous(services, request)) return *refused;
+  const std::string name(request.param("name"));
+  bool malformed = false;
+  federation::CallbackParams params{.state = single_param(request, "state", malformed),
+                                    .code = single_param(request, "code", malformed),
+                                    .error = single_param(request, "error", malformed)};
+  // The flow cookie goes whatever happens: one sign-in, one callback.
+  const std::string clear = set_cookie(request, flow_cookie_name(request), "", "/", 0, "Lax");
+  if (malformed) {
+    Response res = pages::error(400, kTitle, "The query string is malformed or repeats a parameter.");
+    res.add("Set-Cookie", clear);
+    return res;
+  }
+  auto finished = services.sign_in.finish(name, params, cookie(request, flow_cookie_name(request)), context_of(request));
+  if (!finished) {
+    Response res = failed_page(finished.error());
+    res.add("Set-Cookie", clear);
+    return res;
+  }
+  Response res = finished->return_to.empty() ? pages::signed_in(finished->user.username)
+                                             : http::redirect(finished->return_to, 303);
+  res.add("Set-Cookie", clear);
+  res.add("Set-Cookie", session_cookie(services, request, finished->session.access_token));
+  return res;
+}
+
+}  // namespace
+
+void add_upstream_routes(http::Router& router, Services& services) {
+  // Both talk to the upstream (discovery, token endpoint, userinfo): the blocking pool.
+  router.add("GET", "/auth/upstream/{name}/start", http::Execution::blocking_pool,
+             [&services](Request& r) { return start(services, r); });
+  router.add("GET", "/auth/upstream/{name}/callback", http::Execution::blocking_pool,
+             [&services](Request& r) { return callback(services, r); });
+}
+
+}  // namespace gatehouse::api
