@@ -253,13 +253,17 @@ void raise_descriptor_limit() {
   }
 }
 
+// A sign-in waits on its provider at most this long per call.
+constexpr std::chrono::seconds kUpstreamTimeout{5};
+
 // One client per [[upstream]]: its own trust (ca_file or the system store). Plain http only
 // where the configuration and the discovery checks allowed it: loopback.
 Result<std::vector<std::unique_ptr<federation::Upstream>>, std::string> make_upstreams(const config::Config& config,
                                                                                       const Clock& clock) {
   std::vector<std::unique_ptr<federation::Upstream>> out;
   for (const auto& u : config.upstreams) {
-    auto client = http::HttpClient::create(http::ClientOptions{.ca_file = u.ca_file, .allow_plain_http = true});
+    auto client = http::HttpClient::create(http::ClientOptions{
+        .ca_file = u.ca_file, .timeout = kUpstreamTimeout, .allow_plain_http = true});
     if (!client) return tl::unexpected("upstream \"" + u.name + "\": " + client.error());
     auto shared = std::make_shared<http::HttpClient>(std::move(*client));
     federation::Fetch fetch = [shared](const http::ClientRequest& request)
@@ -315,7 +319,10 @@ int serve(const config::Config& config) {
     return 1;
   }
   federation::SignIn sign_in(app.store(), app.accounts(), app.sessions(), app.audit(), app.clients(), app.clock(),
-                             federation::SignInSettings{.base_url = config.issuer_for(config.listen_port)},
+                             federation::SignInSettings{
+                                 .base_url = config.issuer_for(config.listen_port),
+                                 // Half the blocking pool at most: the rest keeps serving everything else.
+                                 .max_in_flight = std::max(1, threads_or_cores(config.server.blocking_threads) / 2)},
                              std::move(*upstreams));
   http::Router router;
   api::Services services{.store = app.store(), .accounts = app.accounts(), .sessions = app.sessions(),

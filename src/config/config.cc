@@ -436,8 +436,13 @@ Result<void, std::string> check_upstreams(Config& c) {
         }))
       return Err("upstream.name: expected 1 to 32 of a-z, 0-9, '-' and '_', got \"" + u.name + "\"");
     if (!names.insert(u.name).second) return Err(where + ": the name is used twice");
+    // "google": an oidc upstream whose issuer defaults to Google's.
+    if (u.kind == "google") {
+      if (u.issuer.empty()) u.issuer = "https://accounts.google.com";
+      u.kind = "oidc";
+    }
     if (u.kind != "oidc" && u.kind != "github" && u.kind != "oauth2")
-      return Err(where + ": kind must be \"oidc\", \"github\" or \"oauth2\", got \"" + u.kind + "\"");
+      return Err(where + ": kind must be \"oidc\", \"google\", \"github\" or \"oauth2\", got \"" + u.kind + "\"");
     if (u.client_id.empty()) return Err(where + ": client_id is required");
     if (u.client_secret.empty())
       return Err(where + ": client_secret is required (or client_secret_file, or GATEHOUSE_UPSTREAM_<NAME>_CLIENT_SECRET)");

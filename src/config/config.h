@@ -59,7 +59,7 @@ struct StorageConfig {
 // (or its _FILE form), NAME upper-cased with '-' as '_'.
 struct UpstreamConfig {
   std::string name{};  // 1-32 of a-z 0-9 - _; in the URLs /auth/upstream/{name}/...
-  std::string kind{};  // "oidc", "github" or "oauth2"
+  std::string kind{};  // "oidc", "github" or "oauth2" ("google" is read as oidc at Google's issuer)
   std::string client_id{};
   std::string client_secret{};  // secret
   std::vector<std::string> scopes{};  // default per kind

@@ -64,9 +64,11 @@ bool is_https_or_loopback_http(std::string_view url) {
   if (!url.starts_with("http://")) return false;
   std::string_view host = url.substr(std::string_view("http://").size());
   host = host.substr(0, host.find_first_of("/?#"));
-  if (host.starts_with("[")) return host.starts_with("[::1]");
+  if (host.starts_with("[")) return host == "[::1]" || host.starts_with("[::1]:");
   host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.starts_with("127.");
+  // An IP literal in 127.0.0.0/8: a DNS name such as 127.0.0.1.example.com is not loopback.
+  static const auto loopback = parse_network("127.0.0.0/8");
+  return host == "localhost" || (loopback && network_contains(*loopback, host));
 }
 
 }  // namespace gatehouse

@@ -45,6 +45,16 @@ Result<std::string, UpstreamError> OidcUpstream::fetch_json(const std::string& u
 Result<ProviderMetadata, UpstreamError> OidcUpstream::metadata() {
   std::lock_guard lock(mutex_);
   if (metadata_) return *metadata_;
+  const std::int64_t now = clock_.now_unix();
+  if (metadata_failure_ && now - metadata_failure_->first < settings_.metadata_retry_after.count())
+    return tl::unexpected(metadata_failure_->second);
+  auto fetched = fetch_metadata();
+  if (!fetched) metadata_failure_.emplace(now, fetched.error());
+  else metadata_ = *fetched;
+  return fetched;
+}
+
+Result<ProviderMetadata, UpstreamError> OidcUpstream::fetch_metadata() {
   std::string issuer = settings_.issuer;
   while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
   auto body = fetch_json(issuer + "/.well-known/openid-configuration", "the discovery document");
@@ -67,7 +77,6 @@ Result<ProviderMetadata, UpstreamError> OidcUpstream::metadata() {
       return upstream_error(UpstreamErrc::bad_metadata, std::string("the discovery document's ") + name + " is missing or not https");
   if (!m.userinfo_endpoint.empty() && !is_https_or_loopback_http(m.userinfo_endpoint))
     return upstream_error(UpstreamErrc::bad_metadata, "the discovery document's userinfo_endpoint is not https");
-  metadata_ = m;
   return m;
 }
 

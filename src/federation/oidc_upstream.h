@@ -33,6 +33,9 @@ struct OidcSettings {
   std::chrono::seconds leeway{60};
   // A JWKS is fetched again for an unknown kid (the provider rotated), at most this often.
   std::chrono::seconds jwks_refetch_every{60};
+  // A failed discovery is answered from memory this long: a provider that is down costs one
+  // timeout per period, not one per sign-in.
+  std::chrono::seconds metadata_retry_after{30};
 };
 
 struct ProviderMetadata {
@@ -75,7 +78,8 @@ class OidcUpstream {
   OidcUpstream(OidcSettings settings, Fetch fetch, const Clock& clock);
   ~OidcUpstream();
 
-  // The discovery document, fetched on first use and then kept.
+  // The discovery document, fetched on first use and then kept (a failure: for
+  // metadata_retry_after).
   Result<ProviderMetadata, UpstreamError> metadata();
   // The identity in `id_token`, once every check passed; `nonce` is the one sent with the
   // authorization request.
@@ -83,6 +87,7 @@ class OidcUpstream {
 
  private:
   Result<std::string, UpstreamError> fetch_json(const std::string& url, const char* what);
+  Result<ProviderMetadata, UpstreamError> fetch_metadata();  // under mutex_
   Result<void, UpstreamError> load_jwks(const std::string& jwks_uri);
 
   const OidcSettings settings_;
@@ -90,6 +95,7 @@ class OidcUpstream {
   const Clock& clock_;
   std::mutex mutex_;
   std::optional<ProviderMetadata> metadata_;
+  std::optional<std::pair<std::int64_t, UpstreamError>> metadata_failure_;  // when, what
   std::map<std::string, std::shared_ptr<const tokens::JwsKey>> keys_;  // by kid
   std::optional<std::int64_t> jwks_fetched_at_;
 };

@@ -11,7 +11,9 @@ namespace gatehouse::federation {
 namespace {
 
 constexpr std::size_t kFlowSecretBytes = 32;
-constexpr std::size_t kMaxReturnTo = 2048;
+constexpr std::size_t kMaxReturnTo = 4096;
+// Registered redirect URIs are looked for in at most this many clients.
+constexpr int kClientPage = 100, kMaxClientPages = 20;
 constexpr std::size_t kMaxUsernameBase = 48;
 
 // A value bound to the flow cookie: HMAC-SHA256(cookie, label), base64url (43 characters, which
@@ -31,6 +33,33 @@ FlowValues flow_values(const std::string& flow_secret) {
 
 SignInError error(SignInErrc code, int status, std::string message) {
   return SignInError{code, std::move(message), status};
+}
+
+SignInError store_unavailable() {
+  return error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly.");
+}
+
+std::string without_trailing_slash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+// Counts a call to an upstream while it runs; `ok` is false when too many are running.
+class InFlight {
+ public:
+  InFlight(std::atomic<int>& count, int limit) : count_(count), ok_(count_.fetch_add(1) < limit) {}
+  ~InFlight() { count_.fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  std::atomic<int>& count_;
+  const bool ok_;
+};
+
+SignInError busy() {
+  return error(SignInErrc::unavailable, 503, "Too many sign-ins are waiting on their providers; try again shortly.");
 }
 
 // Subjects are kept as given, so only printable ASCII (OpenID Connect Core §2: sub is ASCII).
@@ -63,7 +92,11 @@ SignIn::SignIn(store::Store& store, accounts::Accounts& accounts, tokens::Sessio
       clients_(clients),
       clock_(clock),
       settings_(std::move(settings)),
-      upstreams_(std::move(upstreams)) {}
+      upstreams_(std::move(upstreams)) {
+  settings_.base_url = without_trailing_slash(settings_.base_url);
+}
+
+void SignIn::set_base_url(std::string base_url) { settings_.base_url = without_trailing_slash(std::move(base_url)); }
 
 SignIn::~SignIn() = default;
 
@@ -93,19 +126,20 @@ std::optional<std::string> SignIn::checked_return_to(const std::string& r) {
   if (r[0] == '/') return r.size() > 1 && r[1] == '/' ? std::nullopt : std::optional<std::string>(r);
   if (r == settings_.base_url || r.rfind(settings_.base_url + "/", 0) == 0 || r.rfind(settings_.base_url + "?", 0) == 0)
     return r;
-  // A registered client redirect URI, exactly.
+  // A registered client redirect URI, exactly (a store failure counts as no match).
   std::string after;
-  for (;;) {
-    auto page = clients_.list(after, 100);
+  for (int pages = 0; pages < kMaxClientPages; ++pages) {
+    auto page = clients_.list(after, kClientPage);
     if (!page || page->empty()) return std::nullopt;
     for (const auto& c : *page)
       if (std::find(c.redirect_uris.begin(), c.redirect_uris.end(), r) != c.redirect_uris.end()) return r;
     after = page->back().id;
   }
+  return std::nullopt;
 }
 
 Result<Started, SignInError> SignIn::start(const std::string& name, const std::string& return_to,
-                                           const std::string& link_user_id, const RequestContext& ctx) {
+                                           const std::optional<LinkRequest>& link, const RequestContext& ctx) {
   Upstream* upstream = find(name);
   if (!upstream) return tl::unexpected(error(SignInErrc::not_found, 404, "No sign-in provider has that name."));
   std::string target;
@@ -116,23 +150,30 @@ Result<Started, SignInError> SignIn::start(const std::string& name, const std::s
                                   "return_to must be a page of this server or a registered client redirect URI."));
     target = std::move(*checked);
   }
+  const std::int64_t now = clock_.now_unix();
+  if (link && now - link->auth_time > settings_.link_freshness.count())
+    return tl::unexpected(error(SignInErrc::bad_request, 401,
+                                "Linking a sign-in provider needs a recent login: log in again, then link."));
   const std::string secret = base64url_encode(random_bytes(kFlowSecretBytes));
   const FlowValues values = flow_values(secret);
+  InFlight guard(in_flight_, settings_.max_in_flight);
+  if (!guard.ok()) return tl::unexpected(busy());
   auto location = upstream->authorize_url(AuthorizeParams{
       .state = values.state, .nonce = values.nonce,
-      .code_challenge = base64url_encode(crypto::sha256(values.verifier)), .redirect_uri = callback_url(name)});
+      .code_challenge = base64url_encode(crypto::sha256(values.verifier)), .redirect_uri = callback_url(name),
+      .force_login = link.has_value()});
   if (!location)
     return tl::unexpected(failed(name, location.error().reason, nullptr,
                                  error(SignInErrc::unavailable, 502,
                                        "The sign-in provider could not be reached or answered wrongly (" +
                                            location.error().reason + "); try again later."),
                                  ctx));
-  const std::int64_t now = clock_.now_unix();
   if (auto saved = store_.create_upstream_flow(store::UpstreamFlowRecord{
           .digest = crypto::sha256_hex(secret), .upstream = name, .return_to = target,
-          .link_user_id = link_user_id, .created_at = now, .expires_at = now + settings_.flow_ttl.count()});
+          .link_user_id = link ? link->user_id : std::string(), .created_at = now,
+          .expires_at = now + settings_.flow_ttl.count()});
       !saved)
-    return tl::unexpected(error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly."));
+    return tl::unexpected(store_unavailable());
   return Started{std::move(*location), secret};
 }
 
@@ -159,7 +200,7 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
     return refuse("no flow cookie", "This browser has no sign-in in progress (it may have expired)." + std::string(kStartAgain));
   const std::int64_t now = clock_.now_unix();
   auto flow = store_.take_upstream_flow(crypto::sha256_hex(*flow_cookie), now);
-  if (!flow) return tl::unexpected(error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly."));
+  if (!flow) return tl::unexpected(store_unavailable());
   if (!*flow)
     return refuse("unknown, used or expired flow",
                   "This sign-in was already completed, has expired, or was never started here." + std::string(kStartAgain));
@@ -179,6 +220,8 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
   if (!params.code || params.code->empty())
     return refuse("no code", "The sign-in response carries no authorization code." + std::string(kStartAgain));
 
+  InFlight guard(in_flight_, settings_.max_in_flight);
+  if (!guard.ok()) return tl::unexpected(failed(name, "too many sign-ins in flight", nullptr, busy(), ctx));
   auto identity = upstream->identify(*params.code, values.verifier, callback_url(name), values.nonce);
   if (!identity) {
     if (identity.error().code == UpstreamErrc::unavailable)
@@ -197,7 +240,7 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
   auto session = sessions_.open_session(user->id, user->password_hash, tokens::SessionGrant{.browser = true});
   if (!session) {
     if (session.error().code != tokens::TokenErrc::invalid_grant)
-      return tl::unexpected(error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly."));
+      return tl::unexpected(store_unavailable());
     return refuse("account changed", "The account changed during the sign-in." + std::string(kStartAgain), 403, &*user);
   }
   audit_.record(ctx, audit::AuditEvent{.type = "login.success", .success = true, .user_id = user->id,
@@ -211,9 +254,7 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
 Result<store::UserRecord, SignInError> SignIn::account_for(Upstream& upstream, const UpstreamIdentity& identity,
                                                            const std::string& link_user_id, const RequestContext& ctx) {
   const std::string& name = upstream.name();
-  const auto unavailable = [] {
-    return tl::unexpected(error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly."));
-  };
+  const auto unavailable = [] { return tl::unexpected(store_unavailable()); };
   const auto refuse = [&](const std::string& reason, std::string message, const store::UserRecord* user = nullptr) {
     return tl::unexpected(failed(name, reason, user, error(SignInErrc::refused, 403, std::move(message)), ctx));
   };
@@ -260,7 +301,7 @@ Result<store::UserRecord, SignInError> SignIn::create_account(Upstream& upstream
   std::string email;
   if (identity.email_verified && accounts::validate_email(identity.email)) {
     auto holder = store_.find_user_by_email(identity.email);
-    if (!holder) return tl::unexpected(error(SignInErrc::unavailable, 503, "The store is unavailable; try again shortly."));
+    if (!holder) return tl::unexpected(store_unavailable());
     if (!*holder) email = identity.email;
   }
   const std::string base = username_base(identity);
@@ -286,6 +327,26 @@ Result<store::UserRecord, SignInError> SignIn::create_account(Upstream& upstream
   }
   return tl::unexpected(failed(name, "no free username", nullptr,
                                error(SignInErrc::refused, 409, "No free username could be found for this account."), ctx));
+}
+
+Result<std::vector<store::UpstreamLinkRecord>, SignInError> SignIn::links(const std::string& user_id) {
+  auto links = store_.list_upstream_links(user_id);
+  if (!links) return tl::unexpected(store_unavailable());
+  return std::move(*links);
+}
+
+Result<void, SignInError> SignIn::unlink(const std::string& user_id, const std::string& upstream,
+                                         const RequestContext& ctx) {
+  auto user = store_.find_user(user_id);
+  if (!user) return tl::unexpected(store_unavailable());
+  if (!*user) return tl::unexpected(error(SignInErrc::not_found, 404, "No such user."));
+  auto removed = store_.delete_upstream_links(user_id, upstream);
+  if (!removed) return tl::unexpected(store_unavailable());
+  if (*removed == 0) return tl::unexpected(error(SignInErrc::not_found, 404, "The user has no link to that provider."));
+  audit_.record(ctx, audit::AuditEvent{.type = "upstream.unlinked", .success = true, .user_id = user_id,
+                                       .username = (*user)->username,
+                                       .detail = {{"upstream", upstream}, {"links", std::to_string(*removed)}}});
+  return {};
 }
 
 }  // namespace gatehouse::federation

@@ -16,6 +16,7 @@
 // "user", the upstream's e-mail only when it says the address is verified and no other
 // account has it: accounts are never merged by e-mail); or is refused.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -36,6 +37,17 @@ namespace gatehouse::federation {
 struct SignInSettings {
   std::string base_url{};  // this server's public origin (its issuer): the callback URLs live under it
   std::chrono::seconds flow_ttl{600};
+  // Upstream calls block a thread for up to the client's timeout: at most this many at once,
+  // so a slow or unreachable provider cannot take every blocking-pool thread (503 beyond it).
+  int max_in_flight{1};
+  // Linking needs a session this young: a borrowed or stolen old session cannot add a way in.
+  std::chrono::seconds link_freshness{600};
+};
+
+// start?link=1: the signed-in user to link the upstream identity to.
+struct LinkRequest {
+  std::string user_id{};
+  std::int64_t auth_time{0};  // when that user logged in
 };
 
 struct Started {
@@ -79,17 +91,23 @@ class SignIn {
   std::vector<std::string> upstream_names() const;
   bool has_upstream(const std::string& name) const;
 
-  // Begins a sign-in with upstream `name`. `link_user_id`: the signed-in user to link the
-  // upstream identity to (start?link=1); empty for a sign-in.
+  // Begins a sign-in with upstream `name`, or with `link`, the linking of an upstream identity
+  // to the signed-in user (who must have logged in within link_freshness; the upstream is asked
+  // to make its user log in again, so the account being linked is the one they choose).
   Result<Started, SignInError> start(const std::string& name, const std::string& return_to,
-                                     const std::string& link_user_id, const RequestContext& ctx);
+                                     const std::optional<LinkRequest>& link, const RequestContext& ctx);
   // The callback: `flow_cookie` is the cookie's value, if the request carried it.
   Result<Finished, SignInError> finish(const std::string& name, const CallbackParams& params,
                                        const std::optional<std::string>& flow_cookie, const RequestContext& ctx);
 
   std::chrono::seconds flow_ttl() const { return settings_.flow_ttl; }
   // Once the listening port is known (port 0 in tests); before serving.
-  void set_base_url(std::string base_url) { settings_.base_url = std::move(base_url); }
+  void set_base_url(std::string base_url);
+
+  // A user's links (GET /users/me/upstreams, /api/users/{id}/upstreams).
+  Result<std::vector<store::UpstreamLinkRecord>, SignInError> links(const std::string& user_id);
+  // Removes the user's links to `upstream` (audited upstream.unlinked); not_found when none.
+  Result<void, SignInError> unlink(const std::string& user_id, const std::string& upstream, const RequestContext& ctx);
 
   // The redirect_uri registered at upstream `name`.
   std::string callback_url(const std::string& name) const;
@@ -114,6 +132,7 @@ class SignIn {
   const Clock& clock_;
   SignInSettings settings_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace gatehouse::federation

@@ -60,6 +60,8 @@ Result<std::string, UpstreamError> Upstream::authorize_url(const AuthorizeParams
                                                           {"code_challenge", p.code_challenge},
                                                           {"code_challenge_method", "S256"}};
   if (oidc_) params.emplace_back("nonce", p.nonce);
+  // GitHub has no prompt=login; select_account makes it show which account is signed in.
+  if (p.force_login) params.emplace_back("prompt", config_.kind == "github" ? "select_account" : "login");
   return http::with_query(endpoint, params);
 }
 

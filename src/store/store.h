@@ -438,8 +438,10 @@ class FederationStore {
                                                                             std::int64_t now) = 0;
   virtual StoreResult<std::optional<UpstreamLinkRecord>> find_upstream_link(const std::string& upstream,
                                                                             const std::string& subject) = 0;
-  // conflict when (upstream, subject) is linked already; not_found when the user is gone.
+  // conflict when (upstream, subject) is linked already, or when the user is gone.
   virtual StoreResult<void> create_upstream_link(const UpstreamLinkRecord& link) = 0;
+  // Removes the user's links to `upstream`; returns how many there were.
+  virtual StoreResult<int> delete_upstream_links(const std::string& user_id, const std::string& upstream) = 0;
   // A new user and its link in one transaction (first sign-in with auto_create): conflict
   // when the username, the e-mail or the link is taken, and then neither is written.
   virtual StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) = 0;

@@ -322,7 +322,9 @@ def test_login_through_both_sets_of_forms_inside_authorize(fed):
     back = fed.upstream_login(b, to_upstream, fed.uma)
     returned = b.follow(back)
     assert returned.status_code == 303, returned.text[:500]
-    assert returned.headers["Location"] == "/oauth/authorize?" + urllib.parse.urlencode(params)
+    location = urllib.parse.urlsplit(returned.headers["Location"])
+    assert location.path == "/oauth/authorize" and not location.netloc
+    assert dict(urllib.parse.parse_qsl(location.query)) == params
     assert session_cookie(b, fed)
 
     consent = b.follow(returned)
@@ -353,6 +355,28 @@ def test_login_through_both_sets_of_forms_inside_authorize(fed):
     after = [u for u in fed.down_admin.get("/api/users", headers=fed.down_admin.auth_headers()).json()["users"]
              if u["username"].startswith(fed.uma["username"])]
     assert [u["id"] for u in after] == [users[0]["id"]]
+
+
+def test_prompt_login_is_satisfied_by_an_upstream_sign_in(fed):
+    """prompt=login shows the login page even with a session; signing in through an upstream
+    there is that fresh login, so the request goes on to consent instead of asking again."""
+    b = Browser(verify=str(fed.ca))
+    assert fed.sign_in(b, "corp", fed.uma).status_code == 200  # a D session already
+    _, challenge = oauth_flow.pkce_pair()
+    params = {"response_type": "code", "client_id": fed.app["client_id"], "redirect_uri": oauth_flow.REDIRECT_URI,
+              "scope": "openid", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
+              "prompt": "login"}
+    page = b.get(f"{fed.down_url}/oauth/authorize?" + urllib.parse.urlencode(params))
+    assert page.status_code == 200 and "password" in oauth_flow.Forms(page.text).forms[0]["inputs"]
+    link = urllib.parse.urljoin(fed.down_url, upstream_links(page.text)["corp"])
+    back = b.follow(fed.upstream_login(b, b.get(link), fed.uma))
+    assert back.status_code == 303 and "prompt" not in back.headers["Location"]
+    after = b.follow(back)
+    # Consent was given before (the first test) or is asked now: either way, no login page.
+    if after.status_code == 200:
+        assert "decision" in after.text and "password" not in after.text, after.text[:300]
+        after = b.submit(after, {}, button=("decision", "allow"))
+    assert "code" in oauth_flow.callback_params(after)
 
 
 def test_a_forged_state_is_refused(fed):
@@ -455,6 +479,15 @@ def test_without_auto_create_an_unknown_identity_has_no_account_until_linked(fed
     fresh = Browser(verify=str(fed.ca))
     r = fed.sign_in(fresh, "strict", ulla)
     assert r.status_code == 200 and dora["username"] in r.text
+    # dora sees the link and can remove it; an admin sees it too.
+    token = fed.down.api().login_ok(dora["username"], dora["password"])["access_token"]
+    mine = requests.get(fed.down_url + "/users/me/upstreams", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10)
+    assert mine.status_code == 200
+    assert [l["upstream"] for l in mine.json()["links"]] == ["strict"]
+    admin_view = fed.down_admin.get(f"/api/users/{dora['id']}/upstreams", headers=fed.down_admin.auth_headers())
+    assert admin_view.json() == mine.json()
+
     # And it cannot be linked to a second account.
     other = fed.down_admin.create_user()
     c = Browser(verify=str(fed.ca))
@@ -462,6 +495,16 @@ def test_without_auto_create_an_unknown_identity_has_no_account_until_linked(fed
         "gatehouse_session", browser_session(fed, other), domain="127.0.0.1", path="/")
     r = c.follow(fed.upstream_login(c, fed.start(c, "strict", link="1"), ulla))
     assert r.status_code == 403 and "already linked" in r.text
+
+    # Unlinked by dora: ulla's upstream account has no account again.
+    gone = requests.delete(fed.down_url + "/users/me/upstreams/strict", headers={"Authorization": f"Bearer {token}"},
+                           timeout=10)
+    assert gone.status_code == 204
+    assert fed.down_admin.audit(type="upstream.unlinked", user_id=dora["id"])
+    assert requests.delete(fed.down_url + "/users/me/upstreams/strict", headers={"Authorization": f"Bearer {token}"},
+                           timeout=10).status_code == 404
+    r = fed.sign_in(Browser(verify=str(fed.ca)), "strict", ulla)
+    assert r.status_code == 403 and "No Gatehouse account is linked" in r.text
 
 
 def browser_session(fed: Federation, user: dict) -> str:

@@ -710,6 +710,14 @@ TEST_P(StoreConformance, UpstreamLinksNameOneUserAndGoWithIt) {
   EXPECT_EQ(links[1].upstream, "github");
   EXPECT_EQ(links[1].subject, "42");
 
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "s-3", .user_id = "u2",
+                                                              .created_at = 140}));
+  EXPECT_EQ(store_->delete_upstream_links("u2", "corp").value(), 2);
+  EXPECT_EQ(store_->delete_upstream_links("u2", "corp").value(), 0);
+  EXPECT_FALSE(store_->find_upstream_link("corp", "S-1").value());
+  ASSERT_TRUE(store_->create_upstream_link(UpstreamLinkRecord{.upstream = "corp", .subject = "S-1", .user_id = "u2",
+                                                              .created_at = 150}));
+
   ASSERT_TRUE(store_->delete_user("u1"));
   EXPECT_FALSE(store_->find_upstream_link("corp", "s-1").value());
   EXPECT_TRUE(store_->list_upstream_links("u1").value().empty());

@@ -1462,6 +1462,14 @@ StoreResult<void> PgStore::create_upstream_link(const UpstreamLinkRecord& link) 
   return with_connection(*pool_, [&](Connection& c) { return insert_link_on(c, link); });
 }
 
+StoreResult<int> PgStore::delete_upstream_links(const std::string& user_id, const std::string& upstream) {
+  if (!storable(user_id) || !storable(upstream)) return 0;
+  return with_connection(*pool_, [&](Connection& c) {
+    return c.execute_count("DELETE FROM upstream_links WHERE user_id = $1 AND upstream = $2",
+                           Params().text(user_id).text(upstream));
+  });
+}
+
 StoreResult<void> PgStore::create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) {
   return in_transaction(*pool_, [&](Connection& c) -> StoreResult<void> {
     if (auto made = insert_user_on(c, user); !made) return made;

@@ -115,6 +115,7 @@ class PgStore final : public Store {
   StoreResult<std::optional<UpstreamLinkRecord>> find_upstream_link(const std::string& upstream,
                                                                     const std::string& subject) override;
   StoreResult<void> create_upstream_link(const UpstreamLinkRecord& link) override;
+  StoreResult<int> delete_upstream_links(const std::string& user_id, const std::string& upstream) override;
   StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) override;
   StoreResult<std::vector<UpstreamLinkRecord>> list_upstream_links(const std::string& user_id) override;
 

@@ -771,6 +771,15 @@ class SqliteStore final : public Store {
     return with_connection([&](Connection& c) { return insert_link_on(c, link); });
   }
 
+  StoreResult<int> delete_upstream_links(const std::string& user_id, const std::string& upstream) override {
+    return with_connection([&](Connection& c) -> StoreResult<int> {
+      auto s = c.prepare("DELETE FROM upstream_links WHERE user_id = ? AND upstream = ?");
+      if (!s) return tl::unexpected(s.error());
+      if (int rc = s->bind(1, user_id).bind(2, upstream).step(); rc != SQLITE_DONE) return c.error(rc);
+      return sqlite3_changes(c.db());
+    });
+  }
+
   StoreResult<void> create_linked_user(const UserRecord& user, const UpstreamLinkRecord& link) override {
     return in_transaction([&](Connection& c) -> StoreResult<void> {
       if (auto made = insert_user_on(c, user); !made) return made;

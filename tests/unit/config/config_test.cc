@@ -189,6 +189,19 @@ TEST_F(ConfigTest, UpstreamMistakesAreNamedAndSecretsNeverEchoed) {
   EXPECT_TRUE(loopback) << (loopback ? "" : loopback.error());
 }
 
+TEST_F(ConfigTest, TheGooglePresetIsOidcAtGooglesIssuer) {
+  auto c = load("[[upstream]]\nname = \"google\"\nkind = \"google\"\nclient_id = \"x.apps.googleusercontent.com\"\n"
+                "client_secret = \"s\"\nauto_create = true\n");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->upstreams[0].kind, "oidc");
+  EXPECT_EQ(c->upstreams[0].issuer, "https://accounts.google.com");
+  EXPECT_EQ(c->upstreams[0].scopes, (std::vector<std::string>{"openid", "email", "profile"}));
+  auto bad = load("[[upstream]]\nname = \"g\"\nkind = \"google\"\nclient_id = \"x\"\nclient_secret = \"s\"\n"
+                  "token_url = \"https://oauth2.googleapis.com/token\"\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("discovery"), std::string::npos) << bad.error();
+}
+
 TEST_F(ConfigTest, SecretsComeFromFiles) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/pw";

@@ -37,3 +37,19 @@ TEST(Net, ContainsByPrefix) {
 
 }  // namespace
 }  // namespace gatehouse
+
+namespace gatehouse {
+namespace {
+
+TEST(Net, PlainHttpOnlyToALoopbackLiteral) {
+  for (const char* ok : {"https://idp.example", "https://idp.example/x", "http://127.0.0.1:9000/t", "http://127.8.9.1/",
+                         "http://localhost:80/a", "http://[::1]:8080/b", "http://[::1]"})
+    EXPECT_TRUE(is_https_or_loopback_http(ok)) << ok;
+  for (const char* bad : {"https://", "http://idp.example/", "http://127.0.0.1.nip.io/token", "http://127.evil.example/",
+                          "http://127.0.0.1@evil.example/", "http://[::1]evil/", "http://[::2]/", "ftp://127.0.0.1/",
+                          "http://localhost.evil.example/", "HTTP://idp.example"})
+    EXPECT_FALSE(is_https_or_loopback_http(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace gatehouse

@@ -189,7 +189,11 @@ TEST_F(OidcUpstreamTest, AnUnreachableProviderIsUnavailable) {
   EXPECT_EQ(m.error().code, UpstreamErrc::unavailable);
   EXPECT_NE(m.error().reason.find("idp.example"), std::string::npos);
   provider_.down_ = false;
-  EXPECT_TRUE(upstream_.metadata()) << "not remembered as a failure";
+  EXPECT_FALSE(upstream_.metadata()) << "a failure is answered from memory for a while";
+  EXPECT_EQ(provider_.fetches_[std::string(kIssuer) + "/.well-known/openid-configuration"], 1);
+  clock_.advance(std::chrono::seconds(31));
+  EXPECT_TRUE(upstream_.metadata()) << "then asked again";
+  EXPECT_EQ(provider_.fetches_[std::string(kIssuer) + "/.well-known/openid-configuration"], 2);
 }
 
 }  // namespace
