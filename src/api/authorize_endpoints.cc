@@ -88,19 +88,30 @@ Response proceed(Services& services, const Request& request, const oauth::Author
 }
 
 // The login page; its upstream links come back to this authorization request once signed in.
-// Without `prompt`: the upstream sign-in is the fresh login prompt=login asked for, and the
-// request must not ask again when it comes back.
+// A prompt=login moves from the request to the link: the upstream is asked for the fresh login
+// (federation/sign_in.h), and the request must not ask again when it comes back. Other prompt
+// values (consent) stay.
 Response login_page(Services& services, const oauth::AuthorizationRequest& ar, const std::string& query,
                     const Request& request, const Csrf& csrf, int status, std::string error,
                     std::string username = {}) {
   std::vector<pages::UpstreamLink> upstreams;
   if (const auto names = services.sign_in.upstream_names(); !names.empty()) {
     auto params = http::parse_form(query).value_or(std::vector<std::pair<std::string, std::string>>{});
-    std::erase_if(params, [](const auto& p) { return p.first == "prompt"; });
-    const std::string return_to = http::form_encode(http::with_query("/oauth/authorize", params));
+    bool fresh_login = false;
+    for (auto& [key, value] : params) {
+      if (key != "prompt") continue;
+      std::string kept;
+      for (const auto& word : tokens::split_scope(value)) {
+        if (word == "login") fresh_login = true;
+        else kept += (kept.empty() ? "" : " ") + word;
+      }
+      value = std::move(kept);
+    }
+    std::erase_if(params, [](const auto& p) { return p.first == "prompt" && p.second.empty(); });
+    const std::string suffix = "/start?return_to=" + http::form_encode(http::with_query("/oauth/authorize", params)) +
+                               (fresh_login ? "&prompt=login" : "");
     for (const auto& name : names)
-      upstreams.push_back(
-          pages::UpstreamLink{.name = name, .href = "/auth/upstream/" + name + "/start?return_to=" + return_to});
+      upstreams.push_back(pages::UpstreamLink{.name = name, .href = "/auth/upstream/" + name + suffix});
   }
   return with_csrf(pages::login(pages::LoginPage{.client_name = ar.client->name, .authorize_query = query,
                                                  .csrf_token = csrf.token, .username = std::move(username),

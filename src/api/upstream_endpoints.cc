@@ -45,7 +45,9 @@ Response start(Services& services, const Request& request) {
   bool malformed = false;
   const auto return_to = single_param(request, "return_to", malformed);
   const auto link = single_param(request, "link", malformed);
+  const auto prompt = single_param(request, "prompt", malformed);
   if (malformed) return pages::error(400, kTitle, "The query string is malformed or repeats a parameter.");
+  if (prompt && *prompt != "login") return pages::error(400, kTitle, "prompt must be login.");
   std::optional<federation::LinkRequest> linking;
   if (link) {
     if (*link != "1") return pages::error(400, kTitle, "link must be 1.");
@@ -53,7 +55,7 @@ Response start(Services& services, const Request& request) {
     if (!known) return pages::error(401, kTitle, "Log in first: linking adds a sign-in provider to your own account.");
     linking = federation::LinkRequest{.user_id = known->user->id, .auth_time = known->auth_time};
   }
-  auto started = services.sign_in.start(name, return_to.value_or(""), linking, context_of(request));
+  auto started = services.sign_in.start(name, return_to.value_or(""), linking, prompt.has_value(), context_of(request));
   if (!started) return failed_page(started.error());
   Response res = http::redirect(started->location, 302);
   res.add("Set-Cookie", set_cookie(request, flow_cookie_name(request), started->flow_cookie, "/",
@@ -68,6 +70,7 @@ Response callback(Services& services, const Request& request) {
   federation::CallbackParams params{.state = single_param(request, "state", malformed),
                                     .code = single_param(request, "code", malformed),
                                     .error = single_param(request, "error", malformed)};
+  if (auto known = browser_user(services, request)) params.signed_in_user_id = known->user->id;
   // The flow cookie goes whatever happens: one sign-in, one callback.
   const std::string clear = set_cookie(request, flow_cookie_name(request), "", "/", 0, "Lax");
   if (malformed) {
@@ -92,6 +95,7 @@ Response sign_in_error(const federation::SignInError& e) {
   switch (e.code) {
     case federation::SignInErrc::not_found: return http::error_response(404, "not_found", e.message);
     case federation::SignInErrc::unavailable: return unavailable(e.message);
+    case federation::SignInErrc::conflict: return http::error_response(409, "conflict", e.message);
     default: return bad_request(e.message);
   }
 }
@@ -107,8 +111,9 @@ Response links_of(Services& services, const std::string& user_id) {
   return json(200, boost::json::object{{"links", std::move(out)}});
 }
 
-Response unlink(Services& services, const Request& request, const std::string& user_id) {
-  auto removed = services.sign_in.unlink(user_id, std::string(request.param("name")), context_of(request));
+Response unlink(Services& services, const Request& request, const std::string& user_id,
+                const std::string& actor_id) {
+  auto removed = services.sign_in.unlink(user_id, std::string(request.param("name")), actor_id, context_of(request));
   if (!removed) return sign_in_error(removed.error());
   return http::no_content();
 }
@@ -128,7 +133,7 @@ void add_upstream_routes(http::Router& router, Services& services) {
   });
   router.add("DELETE", "/users/me/upstreams/{name}", http::Execution::blocking_pool, [&services](Request& r) {
     auto principal = authorize(services, r, "profile:write");
-    return principal ? unlink(services, r, principal->user_id) : principal.error();
+    return principal ? unlink(services, r, principal->user_id, principal->user_id) : principal.error();
   });
   router.add("GET", "/api/users/{id}/upstreams", http::Execution::blocking_pool, [&services](Request& r) {
     auto principal = authorize(services, r, "users:read");
@@ -136,7 +141,7 @@ void add_upstream_routes(http::Router& router, Services& services) {
   });
   router.add("DELETE", "/api/users/{id}/upstreams/{name}", http::Execution::blocking_pool, [&services](Request& r) {
     auto principal = authorize(services, r, "users:write");
-    return principal ? unlink(services, r, std::string(r.param("id"))) : principal.error();
+    return principal ? unlink(services, r, std::string(r.param("id")), principal->user_id) : principal.error();
   });
 }
 

@@ -440,6 +440,7 @@ Result<void, std::string> check_upstreams(Config& c) {
     if (u.kind == "google") {
       if (u.issuer.empty()) u.issuer = "https://accounts.google.com";
       u.kind = "oidc";
+      u.preset = "google";
     }
     if (u.kind != "oidc" && u.kind != "github" && u.kind != "oauth2")
       return Err(where + ": kind must be \"oidc\", \"google\", \"github\" or \"oauth2\", got \"" + u.kind + "\"");

@@ -60,6 +60,7 @@ struct StorageConfig {
 struct UpstreamConfig {
   std::string name{};  // 1-32 of a-z 0-9 - _; in the URLs /auth/upstream/{name}/...
   std::string kind{};  // "oidc", "github" or "oauth2" ("google" is read as oidc at Google's issuer)
+  std::string preset{};  // "google" when kind was "google"
   std::string client_id{};
   std::string client_secret{};  // secret
   std::vector<std::string> scopes{};  // default per kind

@@ -60,10 +60,13 @@ bool network_contains(const IpNetwork& network, std::string_view ip) {
 }
 
 bool is_https_or_loopback_http(std::string_view url) {
-  if (url.starts_with("https://")) return url.size() > std::string_view("https://").size();
-  if (!url.starts_with("http://")) return false;
-  std::string_view host = url.substr(std::string_view("http://").size());
+  const bool https = url.starts_with("https://");
+  if (!https && !url.starts_with("http://")) return false;
+  std::string_view host = url.substr(https ? std::string_view("https://").size() : std::string_view("http://").size());
   host = host.substr(0, host.find_first_of("/?#"));
+  // No credentials in a URL: "http://127.0.0.1:1@evil.example/" names evil.example.
+  if (host.empty() || host.find('@') != std::string_view::npos) return false;
+  if (https) return true;
   if (host.starts_with("[")) return host == "[::1]" || host.starts_with("[::1]:");
   host = host.substr(0, host.find(':'));
   // An IP literal in 127.0.0.0/8: a DNS name such as 127.0.0.1.example.com is not loopback.

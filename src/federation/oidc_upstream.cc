@@ -155,7 +155,9 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
     return strict_json::integer_value(m->raw_value(payload));
   };
 
-  if (text("iss") != meta->issuer) return upstream_error(UpstreamErrc::bad_token, "the ID token is from another issuer");
+  if (const auto iss = text("iss");
+      iss != meta->issuer && (settings_.alternate_issuer.empty() || iss != settings_.alternate_issuer))
+    return upstream_error(UpstreamErrc::bad_token, "the ID token is from another issuer");
   std::vector<std::string> audiences;
   if (const auto* aud = strict_json::find(payload, claims, "aud"); aud && aud->kind == strict_json::Kind::string) {
     audiences.push_back(strict_json::string_value(aud->raw_value(payload)).value_or(""));
@@ -181,7 +183,8 @@ Result<UpstreamIdentity, UpstreamError> OidcUpstream::verify_id_token(std::strin
                             .email = text("email").value_or(""),
                             .email_verified = false,
                             .username = text("preferred_username").value_or(""),
-                            .name = text("name").value_or("")};
+                            .name = text("name").value_or(""),
+                            .auth_time = number("auth_time")};
   if (const auto* v = strict_json::find(payload, claims, "email_verified"); v && v->kind == strict_json::Kind::boolean)
     identity.email_verified = v->raw_value(payload) == "true";
   return identity;

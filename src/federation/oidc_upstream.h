@@ -30,6 +30,8 @@ using Fetch = std::function<Result<http::ClientResponse, http::ClientError>(cons
 struct OidcSettings {
   std::string issuer{};     // exactly as configured; the discovery document must name the same
   std::string client_id{};  // the ID token's audience
+  // Also accepted as the ID token's iss (Google's tokens may say "accounts.google.com").
+  std::string alternate_issuer{};
   std::chrono::seconds leeway{60};
   // A JWKS is fetched again for an unknown kid (the provider rotated), at most this often.
   std::chrono::seconds jwks_refetch_every{60};
@@ -53,6 +55,7 @@ struct UpstreamIdentity {
   bool email_verified{false};
   std::string username{};  // preferred_username
   std::string name{};
+  std::optional<std::int64_t> auth_time{};  // when the user last authenticated there (ID tokens only)
 };
 
 enum class UpstreamErrc {

@@ -15,6 +15,8 @@ constexpr std::size_t kMaxReturnTo = 4096;
 // Registered redirect URIs are looked for in at most this many clients.
 constexpr int kClientPage = 100, kMaxClientPages = 20;
 constexpr std::size_t kMaxUsernameBase = 48;
+// Clocks differ: an upstream's auth_time may be this much before the flow began.
+constexpr std::int64_t kAuthTimeLeeway = 60;
 
 // A value bound to the flow cookie: HMAC-SHA256(cookie, label), base64url (43 characters, which
 // is also a valid PKCE verifier, RFC 7636 §4.1).
@@ -139,7 +141,8 @@ std::optional<std::string> SignIn::checked_return_to(const std::string& r) {
 }
 
 Result<Started, SignInError> SignIn::start(const std::string& name, const std::string& return_to,
-                                           const std::optional<LinkRequest>& link, const RequestContext& ctx) {
+                                           const std::optional<LinkRequest>& link, bool fresh_login,
+                                           const RequestContext& ctx) {
   Upstream* upstream = find(name);
   if (!upstream) return tl::unexpected(error(SignInErrc::not_found, 404, "No sign-in provider has that name."));
   std::string target;
@@ -161,7 +164,7 @@ Result<Started, SignInError> SignIn::start(const std::string& name, const std::s
   auto location = upstream->authorize_url(AuthorizeParams{
       .state = values.state, .nonce = values.nonce,
       .code_challenge = base64url_encode(crypto::sha256(values.verifier)), .redirect_uri = callback_url(name),
-      .force_login = link.has_value()});
+      .force_login = fresh_login || link.has_value()});
   if (!location)
     return tl::unexpected(failed(name, location.error().reason, nullptr,
                                  error(SignInErrc::unavailable, 502,
@@ -170,7 +173,8 @@ Result<Started, SignInError> SignIn::start(const std::string& name, const std::s
                                  ctx));
   if (auto saved = store_.create_upstream_flow(store::UpstreamFlowRecord{
           .digest = crypto::sha256_hex(secret), .upstream = name, .return_to = target,
-          .link_user_id = link ? link->user_id : std::string(), .created_at = now,
+          .link_user_id = link ? link->user_id : std::string(), .fresh_login = fresh_login || link.has_value(),
+          .created_at = now,
           .expires_at = now + settings_.flow_ttl.count()});
       !saved)
     return tl::unexpected(store_unavailable());
@@ -198,6 +202,9 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
   static constexpr std::string_view kStartAgain = " Start the sign-in again.";
   if (!flow_cookie || flow_cookie->empty())
     return refuse("no flow cookie", "This browser has no sign-in in progress (it may have expired)." + std::string(kStartAgain));
+  // Before the flow is taken, so a busy answer leaves it for a retry of the same callback.
+  InFlight guard(in_flight_, settings_.max_in_flight);
+  if (!guard.ok()) return tl::unexpected(failed(name, "too many sign-ins in flight", nullptr, busy(), ctx));
   const std::int64_t now = clock_.now_unix();
   auto flow = store_.take_upstream_flow(crypto::sha256_hex(*flow_cookie), now);
   if (!flow) return tl::unexpected(store_unavailable());
@@ -220,8 +227,9 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
   if (!params.code || params.code->empty())
     return refuse("no code", "The sign-in response carries no authorization code." + std::string(kStartAgain));
 
-  InFlight guard(in_flight_, settings_.max_in_flight);
-  if (!guard.ok()) return tl::unexpected(failed(name, "too many sign-ins in flight", nullptr, busy(), ctx));
+  if (!record.link_user_id.empty() && params.signed_in_user_id != record.link_user_id)
+    return refuse("link without its login", "The login that started this link has ended; log in again, then link.",
+                  401);
   auto identity = upstream->identify(*params.code, values.verifier, callback_url(name), values.nonce);
   if (!identity) {
     if (identity.error().code == UpstreamErrc::unavailable)
@@ -234,6 +242,12 @@ Result<Finished, SignInError> SignIn::finish(const std::string& name, const Call
   }
   if (!usable_subject(identity->subject))
     return refuse("unusable subject", "The sign-in provider named no usable account id.", 403);
+  // A new authentication was asked for: an OpenID provider must show it happened (max_age=0
+  // makes auth_time required). Others cannot prove it; docs/federation.md says so.
+  if (record.fresh_login && upstream->config().kind == "oidc" &&
+      (!identity->auth_time || *identity->auth_time < record.created_at - kAuthTimeLeeway))
+    return refuse("no fresh login upstream",
+                  "The sign-in provider did not confirm a new login, which this sign-in asked for.", 403);
 
   auto user = account_for(*upstream, *identity, record.link_user_id, ctx);
   if (!user) return tl::unexpected(user.error());
@@ -330,22 +344,36 @@ Result<store::UserRecord, SignInError> SignIn::create_account(Upstream& upstream
 }
 
 Result<std::vector<store::UpstreamLinkRecord>, SignInError> SignIn::links(const std::string& user_id) {
+  auto user = store_.find_user(user_id);
+  if (!user) return tl::unexpected(store_unavailable());
+  if (!*user) return tl::unexpected(error(SignInErrc::not_found, 404, "No such user."));
   auto links = store_.list_upstream_links(user_id);
   if (!links) return tl::unexpected(store_unavailable());
   return std::move(*links);
 }
 
 Result<void, SignInError> SignIn::unlink(const std::string& user_id, const std::string& upstream,
-                                         const RequestContext& ctx) {
+                                         const std::string& actor_id, const RequestContext& ctx) {
   auto user = store_.find_user(user_id);
   if (!user) return tl::unexpected(store_unavailable());
   if (!*user) return tl::unexpected(error(SignInErrc::not_found, 404, "No such user."));
+  if ((*user)->password_hash == accounts::kNoPassword) {
+    auto links = store_.list_upstream_links(user_id);
+    if (!links) return tl::unexpected(store_unavailable());
+    const bool other = std::any_of(links->begin(), links->end(), [&](const auto& l) { return l.upstream != upstream; });
+    const bool this_one = std::any_of(links->begin(), links->end(), [&](const auto& l) { return l.upstream == upstream; });
+    if (this_one && !other)
+      return tl::unexpected(error(SignInErrc::conflict, 409,
+                                  "This is the user's only way to log in: set a password or link another provider first."));
+  }
   auto removed = store_.delete_upstream_links(user_id, upstream);
   if (!removed) return tl::unexpected(store_unavailable());
   if (*removed == 0) return tl::unexpected(error(SignInErrc::not_found, 404, "The user has no link to that provider."));
   audit_.record(ctx, audit::AuditEvent{.type = "upstream.unlinked", .success = true, .user_id = user_id,
                                        .username = (*user)->username,
-                                       .detail = {{"upstream", upstream}, {"links", std::to_string(*removed)}}});
+                                       .detail = {{"upstream", upstream},
+                                                  {"links", std::to_string(*removed)},
+                                                  {"by", actor_id}}});
   return {};
 }
 

@@ -65,6 +65,7 @@ enum class SignInErrc {
   not_found,     // 404: no upstream of that name
   bad_request,   // 400: a return_to that is not ours, or link=1 without a signed-in user
   refused,       // 403: the sign-in failed a check or has no account
+  conflict,      // 409: the change would leave a user with no way to log in
   unavailable,   // 502: the upstream could not be reached or answered nonsense; 503: our store
 };
 
@@ -78,6 +79,7 @@ struct CallbackParams {
   std::optional<std::string> state{};
   std::optional<std::string> code{};
   std::optional<std::string> error{};  // the upstream's refusal (access_denied, ...)
+  std::string signed_in_user_id{};     // the browser's signed-in user at the callback; "" for none
 };
 
 class SignIn {
@@ -92,10 +94,13 @@ class SignIn {
   bool has_upstream(const std::string& name) const;
 
   // Begins a sign-in with upstream `name`, or with `link`, the linking of an upstream identity
-  // to the signed-in user (who must have logged in within link_freshness; the upstream is asked
-  // to make its user log in again, so the account being linked is the one they choose).
+  // to the signed-in user (who must have logged in within link_freshness, and still be signed
+  // in at the callback). For a link, or with `fresh_login` (the client asked prompt=login), the
+  // upstream is asked to authenticate its user again; an OpenID upstream must then prove it
+  // with the ID token's auth_time.
   Result<Started, SignInError> start(const std::string& name, const std::string& return_to,
-                                     const std::optional<LinkRequest>& link, const RequestContext& ctx);
+                                     const std::optional<LinkRequest>& link, bool fresh_login,
+                                     const RequestContext& ctx);
   // The callback: `flow_cookie` is the cookie's value, if the request carried it.
   Result<Finished, SignInError> finish(const std::string& name, const CallbackParams& params,
                                        const std::optional<std::string>& flow_cookie, const RequestContext& ctx);
@@ -104,10 +109,12 @@ class SignIn {
   // Once the listening port is known (port 0 in tests); before serving.
   void set_base_url(std::string base_url);
 
-  // A user's links (GET /users/me/upstreams, /api/users/{id}/upstreams).
+  // A user's links (GET /users/me/upstreams, /api/users/{id}/upstreams); not_found for no user.
   Result<std::vector<store::UpstreamLinkRecord>, SignInError> links(const std::string& user_id);
-  // Removes the user's links to `upstream` (audited upstream.unlinked); not_found when none.
-  Result<void, SignInError> unlink(const std::string& user_id, const std::string& upstream, const RequestContext& ctx);
+  // Removes the user's links to `upstream` (audited upstream.unlinked, with `actor_id`):
+  // not_found when none; conflict when they are the last way in of a user with no password.
+  Result<void, SignInError> unlink(const std::string& user_id, const std::string& upstream,
+                                   const std::string& actor_id, const RequestContext& ctx);
 
   // The redirect_uri registered at upstream `name`.
   std::string callback_url(const std::string& name) const;

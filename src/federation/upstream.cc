@@ -39,8 +39,11 @@ bool is_bearer(std::string_view type) {
 Upstream::Upstream(config::UpstreamConfig config, Fetch fetch, const Clock& clock)
     : config_(std::move(config)), fetch_(std::move(fetch)) {
   if (config_.kind == "oidc")
-    oidc_ = std::make_unique<OidcUpstream>(OidcSettings{.issuer = config_.issuer, .client_id = config_.client_id},
-                                           fetch_, clock);
+    oidc_ = std::make_unique<OidcUpstream>(
+        OidcSettings{.issuer = config_.issuer,
+                     .client_id = config_.client_id,
+                     .alternate_issuer = config_.preset == "google" ? "accounts.google.com" : ""},
+        fetch_, clock);
 }
 
 Upstream::~Upstream() = default;
@@ -60,8 +63,14 @@ Result<std::string, UpstreamError> Upstream::authorize_url(const AuthorizeParams
                                                           {"code_challenge", p.code_challenge},
                                                           {"code_challenge_method", "S256"}};
   if (oidc_) params.emplace_back("nonce", p.nonce);
-  // GitHub has no prompt=login; select_account makes it show which account is signed in.
-  if (p.force_login) params.emplace_back("prompt", config_.kind == "github" ? "select_account" : "login");
+  if (p.force_login) {
+    // GitHub and Google have no prompt=login; select_account makes them show the account.
+    const bool picker = config_.kind == "github" || config_.preset == "google";
+    params.emplace_back("prompt", picker ? "select_account" : "login");
+    // OpenID: max_age=0 asks for a new authentication and makes auth_time a required claim
+    // (OpenID Connect Core §3.1.2.1), which the callback checks.
+    if (oidc_) params.emplace_back("max_age", "0");
+  }
   return http::with_query(endpoint, params);
 }
 

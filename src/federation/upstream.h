@@ -19,7 +19,7 @@ struct AuthorizeParams {
   std::string nonce{};           // oidc only
   std::string code_challenge{};  // PKCE S256
   std::string redirect_uri{};
-  bool force_login{false};  // ask the upstream to authenticate its user again (prompt)
+  bool force_login{false};  // ask the upstream to authenticate its user again (prompt, max_age=0)
 };
 
 class Upstream {

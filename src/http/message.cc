@@ -126,7 +126,7 @@ std::string with_query(std::string url, const std::vector<std::pair<std::string,
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   for (const auto& [k, v] : params) {
     url += sep;
-    url += k;
+    url += form_encode(k);
     url += '=';
     url += form_encode(v);
     sep = '&';

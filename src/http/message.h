@@ -68,7 +68,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::
 std::optional<std::string> form_decode(std::string_view text);
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string form_encode(std::string_view text);
-// `url` with each key=value form-encoded and added to its query (after any query it has).
+// `url` with each key and value form-encoded and added to its query (after any query it has).
 std::string with_query(std::string url, const std::vector<std::pair<std::string, std::string>>& params);
 
 Response json_response(int status, std::string json_body);

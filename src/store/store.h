@@ -416,6 +416,7 @@ struct UpstreamFlowRecord {
   std::string upstream{};
   std::string return_to{};     // validated when the flow started
   std::string link_user_id{};  // the user signed in when the flow started; "" for none
+  bool fresh_login{false};     // the upstream was asked to authenticate its user again
   std::int64_t created_at{0};
   std::int64_t expires_at{0};
 };

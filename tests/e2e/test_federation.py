@@ -347,6 +347,10 @@ def test_login_through_both_sets_of_forms_inside_authorize(fed):
     events = fed.down_admin.audit(type="login.success", user_id=users[0]["id"])
     assert any(e["detail"].get("method") == "upstream:corp" for e in events), events
     assert fed.down_admin.audit(type="user.created", user_id=users[0]["id"])
+    # The account has no password: its only link cannot be removed.
+    r = fed.down_admin.delete(f"/api/users/{users[0]['id']}/upstreams/corp", headers=fed.down_admin.auth_headers())
+    assert r.status_code == 409, r.text
+    assert fed.down_admin.get("/api/users/nobody/upstreams", headers=fed.down_admin.auth_headers()).status_code == 404
 
     # A second sign-in finds the link: the same account, no new one.
     again = Browser(verify=str(fed.ca))
@@ -358,25 +362,32 @@ def test_login_through_both_sets_of_forms_inside_authorize(fed):
 
 
 def test_prompt_login_is_satisfied_by_an_upstream_sign_in(fed):
-    """prompt=login shows the login page even with a session; signing in through an upstream
-    there is that fresh login, so the request goes on to consent instead of asking again."""
+    """prompt=login shows the login page even with a session. Its upstream links carry the
+    fresh login to the upstream (which asks its user to log in again), and come back to the
+    request without it, so it goes on instead of asking again; prompt=consent stays."""
     b = Browser(verify=str(fed.ca))
     assert fed.sign_in(b, "corp", fed.uma).status_code == 200  # a D session already
     _, challenge = oauth_flow.pkce_pair()
     params = {"response_type": "code", "client_id": fed.app["client_id"], "redirect_uri": oauth_flow.REDIRECT_URI,
               "scope": "openid", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
-              "prompt": "login"}
+              "prompt": "login consent"}
     page = b.get(f"{fed.down_url}/oauth/authorize?" + urllib.parse.urlencode(params))
     assert page.status_code == 200 and "password" in oauth_flow.Forms(page.text).forms[0]["inputs"]
     link = urllib.parse.urljoin(fed.down_url, upstream_links(page.text)["corp"])
-    back = b.follow(fed.upstream_login(b, b.get(link), fed.uma))
-    assert back.status_code == 303 and "prompt" not in back.headers["Location"]
+    to_upstream = b.get(link)
+    sent = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(to_upstream.headers["Location"]).query))
+    assert sent["prompt"] == "login" and sent["max_age"] == "0"
+    # U shows its login form although the browser is signed in there.
+    assert "password" in oauth_flow.Forms(b.get(to_upstream.headers["Location"]).text).forms[0]["inputs"]
+    back = b.follow(fed.upstream_login(b, to_upstream, fed.uma))
+    assert back.status_code == 303
+    returned = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back.headers["Location"]).query))
+    assert returned["prompt"] == "consent"
     after = b.follow(back)
-    # Consent was given before (the first test) or is asked now: either way, no login page.
-    if after.status_code == 200:
-        assert "decision" in after.text and "password" not in after.text, after.text[:300]
-        after = b.submit(after, {}, button=("decision", "allow"))
-    assert "code" in oauth_flow.callback_params(after)
+    # Consent was given before (the first test), but prompt=consent asks again; no login page.
+    assert after.status_code == 200 and "decision" in after.text, after.text[:300]
+    assert "password" not in oauth_flow.Forms(after.text).forms[0]["inputs"]
+    assert "code" in oauth_flow.callback_params(b.submit(after, {}, button=("decision", "allow")))
 
 
 def test_a_forged_state_is_refused(fed):

@@ -633,8 +633,8 @@ TEST_P(StoreConformance, OAuthSessionsKeepClientAndScopeAndMayHaveNoRefreshToken
 TEST_P(StoreConformance, UpstreamFlowsAreTakenOnceAndNotAfterExpiry) {
   ASSERT_TRUE(store_->create_user(user("u1", "alice")));
   ASSERT_TRUE(store_->create_upstream_flow(UpstreamFlowRecord{.digest = "f1", .upstream = "corp", .return_to = "/next",
-                                                              .link_user_id = "u1", .created_at = 100,
-                                                              .expires_at = 700}));
+                                                              .link_user_id = "u1", .fresh_login = true,
+                                                              .created_at = 100, .expires_at = 700}));
   ASSERT_TRUE(store_->create_upstream_flow(
       UpstreamFlowRecord{.digest = "f2", .upstream = "corp", .return_to = "/", .created_at = 100, .expires_at = 200}));
   EXPECT_EQ(store_->create_upstream_flow(UpstreamFlowRecord{.digest = "f1", .upstream = "x", .return_to = "/",
@@ -648,6 +648,7 @@ TEST_P(StoreConformance, UpstreamFlowsAreTakenOnceAndNotAfterExpiry) {
   EXPECT_EQ(taken->upstream, "corp");
   EXPECT_EQ(taken->return_to, "/next");
   EXPECT_EQ(taken->link_user_id, "u1");
+  EXPECT_TRUE(taken->fresh_login);
   EXPECT_EQ(taken->expires_at, 700);
   EXPECT_FALSE(store_->take_upstream_flow("f1", 150).value()) << "a flow is taken once";
   EXPECT_FALSE(store_->take_upstream_flow("f2", 200).value()) << "an expired flow is not handed out";

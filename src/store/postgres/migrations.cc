@@ -209,6 +209,7 @@ CREATE TABLE upstream_flows (
   upstream     TEXT NOT NULL,
   return_to    TEXT NOT NULL,
   link_user_id TEXT,                       -- signed in when the flow started: link to this user
+  fresh_login  BOOLEAN NOT NULL DEFAULT false, -- the upstream was asked for a new authentication
   created_at   BIGINT NOT NULL,
   expires_at   BIGINT NOT NULL
 );

@@ -1414,13 +1414,14 @@ StoreResult<void> PgStore::save_grant(const std::string& user_id, const std::str
 StoreResult<void> PgStore::create_upstream_flow(const UpstreamFlowRecord& f) {
   return with_connection(*pool_, [&](Connection& c) {
     return c.execute(
-        "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, created_at, expires_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, fresh_login, created_at, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         Params()
             .text(f.digest)
             .text(f.upstream)
             .text(f.return_to)
             .text_or_null_if_empty(f.link_user_id)
+            .boolean(f.fresh_login)
             .integer(f.created_at)
             .integer(f.expires_at));
   });
@@ -1432,14 +1433,14 @@ StoreResult<std::optional<UpstreamFlowRecord>> PgStore::take_upstream_flow(const
   return with_connection(*pool_, [&](Connection& c) -> StoreResult<std::optional<UpstreamFlowRecord>> {
     auto rows = c.query(
         "DELETE FROM upstream_flows WHERE digest = $1 "
-        "RETURNING upstream, return_to, link_user_id, created_at, expires_at",
+        "RETURNING upstream, return_to, link_user_id, fresh_login, created_at, expires_at",
         Params().text(digest));
     if (!rows) return tl::unexpected(rows.error());
     if (rows->empty()) return std::optional<UpstreamFlowRecord>{};
     const Row r = rows->row(0);
     UpstreamFlowRecord f{.digest = digest, .upstream = r.text(0), .return_to = r.text(1),
-                         .link_user_id = r.optional_text(2).value_or(""), .created_at = r.integer(3),
-                         .expires_at = r.integer(4)};
+                         .link_user_id = r.optional_text(2).value_or(""), .fresh_login = r.boolean(3),
+                         .created_at = r.integer(4), .expires_at = r.integer(5)};
     if (f.expires_at <= now) return std::optional<UpstreamFlowRecord>{};
     return std::optional<UpstreamFlowRecord>(std::move(f));
   });
@@ -1478,6 +1479,7 @@ StoreResult<void> PgStore::create_linked_user(const UserRecord& user, const Upst
 }
 
 StoreResult<std::vector<UpstreamLinkRecord>> PgStore::list_upstream_links(const std::string& user_id) {
+  if (!storable(user_id)) return std::vector<UpstreamLinkRecord>{};
   return with_connection(*pool_, [&](Connection& c) -> StoreResult<std::vector<UpstreamLinkRecord>> {
     auto rows = c.query(
         "SELECT upstream, subject, user_id, created_at FROM upstream_links WHERE user_id = $1 "

@@ -173,6 +173,7 @@ CREATE TABLE upstream_flows (
   upstream     TEXT NOT NULL,
   return_to    TEXT NOT NULL,
   link_user_id TEXT,                       -- signed in when the flow started: link to this user
+  fresh_login  INTEGER NOT NULL DEFAULT 0, -- the upstream was asked for a new authentication
   created_at   INTEGER NOT NULL,
   expires_at   INTEGER NOT NULL
 );

@@ -726,11 +726,12 @@ class SqliteStore final : public Store {
   StoreResult<void> create_upstream_flow(const UpstreamFlowRecord& f) override {
     return with_connection([&](Connection& c) -> StoreResult<void> {
       auto s = c.prepare(
-          "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, created_at, expires_at) "
-          "VALUES (?, ?, ?, ?, ?, ?)");
+          "INSERT INTO upstream_flows (digest, upstream, return_to, link_user_id, fresh_login, created_at, expires_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)");
       if (!s) return tl::unexpected(s.error());
       s->bind(1, f.digest).bind(2, f.upstream).bind(3, f.return_to).bind_text_or_null(4, f.link_user_id);
-      if (int rc = s->bind(5, f.created_at).bind(6, f.expires_at).step(); rc != SQLITE_DONE) return c.error(rc);
+      s->bind(5, std::int64_t{f.fresh_login}).bind(6, f.created_at).bind(7, f.expires_at);
+      if (int rc = s->step(); rc != SQLITE_DONE) return c.error(rc);
       return {};
     });
   }
@@ -741,13 +742,14 @@ class SqliteStore final : public Store {
       // One statement: the row is gone for every other taker once this one has it.
       auto s = c.prepare(
           "DELETE FROM upstream_flows WHERE digest = ? "
-          "RETURNING upstream, return_to, link_user_id, created_at, expires_at");
+          "RETURNING upstream, return_to, link_user_id, fresh_login, created_at, expires_at");
       if (!s) return tl::unexpected(s.error());
       const int rc = s->bind(1, digest).step();
       if (rc == SQLITE_DONE) return std::optional<UpstreamFlowRecord>{};
       if (rc != SQLITE_ROW) return c.error(rc);
       UpstreamFlowRecord f{.digest = digest, .upstream = s->text(0), .return_to = s->text(1),
-                           .link_user_id = s->text(2), .created_at = s->integer(3), .expires_at = s->integer(4)};
+                           .link_user_id = s->text(2), .fresh_login = s->integer(3) != 0,
+                           .created_at = s->integer(4), .expires_at = s->integer(5)};
       if (int done = s->step(); done != SQLITE_DONE) return c.error(done);
       if (f.expires_at <= now) return std::optional<UpstreamFlowRecord>{};
       return std::optional<UpstreamFlowRecord>(std::move(f));

@@ -47,7 +47,8 @@ TEST(Net, PlainHttpOnlyToALoopbackLiteral) {
     EXPECT_TRUE(is_https_or_loopback_http(ok)) << ok;
   for (const char* bad : {"https://", "http://idp.example/", "http://127.0.0.1.nip.io/token", "http://127.evil.example/",
                           "http://127.0.0.1@evil.example/", "http://[::1]evil/", "http://[::2]/", "ftp://127.0.0.1/",
-                          "http://localhost.evil.example/", "HTTP://idp.example"})
+                          "http://localhost.evil.example/", "HTTP://idp.example", "http://127.0.0.1:1@evil.example/",
+                          "http://[::1]:x@evil.example/", "https://user:pw@idp.example/", "https://@idp.example"})
     EXPECT_FALSE(is_https_or_loopback_http(bad)) << bad;
 }
 

@@ -107,6 +107,21 @@ TEST_F(OidcUpstreamTest, AValidIdTokenGivesTheIdentity) {
   EXPECT_EQ(provider_.fetches_[std::string(kIssuer) + "/.well-known/openid-configuration"], 1);
 }
 
+TEST_F(OidcUpstreamTest, AuthTimeIsReadAndGooglesBareIssuerIsAcceptedOnlyWhenConfigured) {
+  const std::int64_t at = clock_.now_unix() - 5;
+  auto identity = upstream_.verify_id_token(provider_.sign("es-1", claims({{"auth_time", std::to_string(at)}})), "n-123");
+  ASSERT_TRUE(identity) << identity.error().reason;
+  EXPECT_EQ(identity->auth_time, at);
+  EXPECT_FALSE(upstream_.verify_id_token(provider_.sign("es-1", claims()), "n-123")->auth_time);
+
+  const std::string bare = provider_.sign("es-1", claims({{"iss", R"("idp.example")"}}));
+  expect_refused(bare, "a bare issuer");
+  OidcUpstream lenient(OidcSettings{.issuer = kIssuer, .client_id = "gatehouse", .alternate_issuer = "idp.example"},
+                       provider_.fetch(), clock_);
+  EXPECT_TRUE(lenient.verify_id_token(bare, "n-123"));
+  expect_refused(provider_.sign("es-1", claims({{"iss", R"("other.example")"}})), "another issuer still");
+}
+
 TEST_F(OidcUpstreamTest, EachClaimIsChecked) {
   const auto now = clock_.now_unix();
   expect_refused(provider_.sign("es-1", claims({{"iss", R"("https://evil.example")"}})), "another issuer");

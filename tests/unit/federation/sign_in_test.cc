@@ -90,7 +90,8 @@ class SignInTest : public ::testing::Test {
                                             const std::string& link_user_id = {}) {
     std::optional<LinkRequest> link;
     if (!link_user_id.empty()) link = LinkRequest{.user_id = link_user_id, .auth_time = g_.clock.now_unix()};
-    auto started = sign_in_->start(name, return_to, link, RequestContext{});
+    signed_in_ = link_user_id;  // the browser that starts a link is signed in as its user
+    auto started = sign_in_->start(name, return_to, link, false, RequestContext{});
     EXPECT_TRUE(started) << (started ? "" : started.error().message);
     if (!started) return {};
     auto q = query_of(started->location);
@@ -101,8 +102,10 @@ class SignInTest : public ::testing::Test {
 
   Result<Finished, SignInError> finish(const std::string& cookie, const std::string& state,
                                        const std::string& name = "corp") {
-    return sign_in_->finish(name, CallbackParams{.state = state, .code = "the-code", .error = std::nullopt}, cookie,
-                            RequestContext{});
+    return sign_in_->finish(name,
+                            CallbackParams{.state = state, .code = "the-code", .error = std::nullopt,
+                                           .signed_in_user_id = signed_in_},
+                            cookie, RequestContext{});
   }
 
   bool failure_audited(const std::string& reason) const {
@@ -112,12 +115,13 @@ class SignInTest : public ::testing::Test {
   }
 
   testing::ServiceGraph g_;
+  std::string signed_in_;  // the browser's user at the callback
   FakeProvider idp_;
   std::unique_ptr<SignIn> sign_in_;
 };
 
 TEST_F(SignInTest, StartSendsADerivedStateAndAnS256ChallengeAndNoSecret) {
-  auto started = sign_in_->start("corp", "/next", std::nullopt, RequestContext{});
+  auto started = sign_in_->start("corp", "/next", std::nullopt, false, RequestContext{});
   ASSERT_TRUE(started);
   ASSERT_EQ(started->location.rfind("https://idp.test/authorize?", 0), 0u) << started->location;
   auto q = query_of(started->location);
@@ -133,7 +137,7 @@ TEST_F(SignInTest, StartSendsADerivedStateAndAnS256ChallengeAndNoSecret) {
   EXPECT_EQ(started->flow_cookie.size(), 43u);
   EXPECT_NE(started->flow_cookie, q["state"]);
   // Two starts share nothing.
-  auto other = sign_in_->start("corp", "", std::nullopt, RequestContext{});
+  auto other = sign_in_->start("corp", "", std::nullopt, false, RequestContext{});
   ASSERT_TRUE(other);
   EXPECT_NE(query_of(other->location)["state"], q["state"]);
   EXPECT_NE(other->flow_cookie, started->flow_cookie);
@@ -147,6 +151,10 @@ TEST_F(SignInTest, TheRightCallbackCreatesTheAccountOpensASessionAndAudits) {
   EXPECT_EQ(done->user.email, "") << "the userinfo did not say the address is verified";
   EXPECT_EQ(done->user.roles, std::vector<std::string>{"user"});
   EXPECT_EQ(done->user.password_hash, accounts::kNoPassword);
+  // Its only link cannot be removed: it would be locked out.
+  auto last = sign_in_->unlink(done->user.id, "corp", done->user.id, RequestContext{});
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, SignInErrc::conflict);
   EXPECT_EQ(done->return_to, "/next");
   EXPECT_TRUE(g_.sessions.verify_browser(done->session.access_token));
   EXPECT_TRUE(g_.audited("user.created"));
@@ -250,13 +258,21 @@ TEST_F(SignInTest, WithoutAutoCreateThereIsNoAccountUntilLinked) {
   auto dora = g_.add_user("dora", "password-1");
   // A link needs a recent login, and asks the upstream to authenticate again.
   auto stale = sign_in_->start("strict", "", LinkRequest{.user_id = dora.id, .auth_time = g_.clock.now_unix() - 601},
-                               RequestContext{});
+                               false, RequestContext{});
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().status, 401);
   auto fresh = sign_in_->start("strict", "", LinkRequest{.user_id = dora.id, .auth_time = g_.clock.now_unix() - 60},
-                               RequestContext{});
+                               false, RequestContext{});
   ASSERT_TRUE(fresh);
   EXPECT_EQ(query_of(fresh->location)["prompt"], "login");
+  // The browser's login ended before the callback: no link.
+  auto [c1b, s1b] = start("strict", "", dora.id);
+  signed_in_.clear();
+  auto ended = finish(c1b, s1b, "strict");
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().status, 401);
+  EXPECT_TRUE(failure_audited("link without its login"));
+
   auto [c2, s2] = start("strict", "", dora.id);
   auto linked = finish(c2, s2, "strict");
   ASSERT_TRUE(linked) << linked.error().message;
@@ -281,8 +297,9 @@ TEST_F(SignInTest, WithoutAutoCreateThereIsNoAccountUntilLinked) {
   ASSERT_EQ(links->size(), 1u);
   EXPECT_EQ((*links)[0].upstream, "strict");
   EXPECT_EQ((*links)[0].subject, "sub-1");
-  EXPECT_EQ(sign_in_->unlink(dora.id, "corp", RequestContext{}).error().code, SignInErrc::not_found);
-  ASSERT_TRUE(sign_in_->unlink(dora.id, "strict", RequestContext{}));
+  EXPECT_EQ(sign_in_->unlink(dora.id, "corp", "admin-id", RequestContext{}).error().code, SignInErrc::not_found);
+  ASSERT_TRUE(sign_in_->unlink(dora.id, "strict", "admin-id", RequestContext{}));
+  EXPECT_EQ(sign_in_->links("no-such-user").error().code, SignInErrc::not_found);
   EXPECT_TRUE(g_.audited("upstream.unlinked"));
   EXPECT_TRUE(sign_in_->links(dora.id)->empty());
   auto [c6, s6] = start("strict");
@@ -326,7 +343,7 @@ TEST_F(SignInTest, TooManyUpstreamCallsAtOnceAreRefusedNotQueued) {
   upstreams.push_back(std::make_unique<Upstream>(oauth2("corp", true), idp_.fetch(), g_.clock));
   SignIn none_allowed(g_.store(), g_.accounts, g_.sessions, g_.audit, g_.clients, g_.clock,
                       SignInSettings{.base_url = kBase, .max_in_flight = 0}, std::move(upstreams));
-  auto r = none_allowed.start("corp", "", std::nullopt, RequestContext{});
+  auto r = none_allowed.start("corp", "", std::nullopt, false, RequestContext{});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().status, 503);
   EXPECT_EQ(none_allowed.callback_url("corp"), "https://gatehouse.test/auth/upstream/corp/callback");
@@ -356,10 +373,10 @@ TEST_F(SignInTest, ReturnToIsOursOrARegisteredClientRedirect) {
         "https://gatehouse.test@evil.example/", "javascript:alert(1)", "/a b", "/a\tb", "https://app.example/cb2",
         "https://app.example/cb?x=1", std::string("/") + std::string(4096, 'a')})
     EXPECT_FALSE(sign_in_->checked_return_to(bad)) << bad;
-  auto refused = sign_in_->start("corp", "https://evil.example/", std::nullopt, RequestContext{});
+  auto refused = sign_in_->start("corp", "https://evil.example/", std::nullopt, false, RequestContext{});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, SignInErrc::bad_request);
-  auto unknown = sign_in_->start("nope", "", std::nullopt, RequestContext{});
+  auto unknown = sign_in_->start("nope", "", std::nullopt, false, RequestContext{});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, SignInErrc::not_found);
 }

@@ -58,6 +58,11 @@ config::UpstreamConfig oauth2() {
                                 .subject_claim = "uid"};
 }
 
+constexpr const char* kDiscovery = "https://op.test/.well-known/openid-configuration";
+constexpr const char* kDiscoveryDocument =
+    R"({"issuer":"https://op.test","authorization_endpoint":"https://op.test/auth",)"
+    R"("token_endpoint":"https://op.test/token","jwks_uri":"https://op.test/jwks"})";
+
 const AuthorizeParams kParams{.state = "st", .nonce = "no", .code_challenge = "ch",
                               .redirect_uri = "https://gatehouse.test/auth/upstream/x/callback"};
 
@@ -88,9 +93,7 @@ TEST(Upstream, AuthorizationUrlsCarryTheRequestAndNoSecret) {
 TEST(Upstream, OidcEndpointsComeFromDiscoveryAndCarryTheNonce) {
   testing::FakeClock clock;
   Answers answers;
-  answers.by_url["https://op.test/.well-known/openid-configuration"] = {
-      200, R"({"issuer":"https://op.test","authorization_endpoint":"https://op.test/auth",)"
-           R"("token_endpoint":"https://op.test/token","jwks_uri":"https://op.test/jwks"})"};
+  answers.by_url[kDiscovery] = {200, kDiscoveryDocument};
   Upstream op(config::UpstreamConfig{.name = "op", .kind = "oidc", .client_id = "c", .client_secret = kSecret,
                                      .scopes = {"openid", "email"}, .issuer = "https://op.test"},
               answers.fetch(), clock);
@@ -107,6 +110,36 @@ TEST(Upstream, OidcEndpointsComeFromDiscoveryAndCarryTheNonce) {
   EXPECT_NE(id.error().reason.find("id_token"), std::string::npos);
   // Its client authenticated with Basic.
   ASSERT_NE(header(answers.seen.back(), "authorization"), nullptr);
+}
+
+TEST(Upstream, AFreshLoginIsAskedForInEachProvidersWords) {
+  testing::FakeClock clock;
+  Answers answers;
+  answers.by_url[kDiscovery] = {200, kDiscoveryDocument};
+  AuthorizeParams fresh = kParams;
+  fresh.force_login = true;
+  const auto query = [&](config::UpstreamConfig c) {
+    Upstream u(std::move(c), answers.fetch(), clock);
+    auto url = u.authorize_url(fresh);
+    EXPECT_TRUE(url);
+    return form_of(url->substr(url->find('?') + 1));
+  };
+  auto gh = query(github());
+  EXPECT_EQ(gh["prompt"], "select_account");
+  EXPECT_EQ(gh.count("max_age"), 0u);
+  EXPECT_EQ(query(oauth2())["prompt"], "login");
+  config::UpstreamConfig op{.name = "op", .kind = "oidc", .client_id = "c", .client_secret = kSecret,
+                            .scopes = {"openid"}, .issuer = "https://op.test"};
+  auto oidc = query(op);
+  EXPECT_EQ(oidc["prompt"], "login");
+  EXPECT_EQ(oidc["max_age"], "0");
+  op.preset = "google";
+  auto google = query(op);
+  EXPECT_EQ(google["prompt"], "select_account") << "Google has no prompt=login";
+  EXPECT_EQ(google["max_age"], "0");
+  EXPECT_EQ(query(github()).count("prompt"), 1u);
+  fresh.force_login = false;
+  EXPECT_EQ(query(oauth2()).count("prompt"), 0u);
 }
 
 TEST(Upstream, GitHubGetsItsCredentialsInTheBodyAndAsksForJson) {

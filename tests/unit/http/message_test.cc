@@ -55,5 +55,19 @@ TEST(Message, SetReplacesAndAddAppends) {
   EXPECT_EQ(*res.header("a"), "2");
 }
 
+TEST(Message, WithQueryEncodesNamesAndValuesAndKeepsAnExistingQuery) {
+  EXPECT_EQ(with_query("/a", {{"x", "1 2"}, {"y&prompt=login", "#"}}), "/a?x=1%202&y%26prompt%3Dlogin=%23");
+  EXPECT_EQ(with_query("https://h/p?t=1", {{"k", "v"}}), "https://h/p?t=1&k=v");
+  EXPECT_EQ(with_query("/a", {}), "/a");
+  auto back = parse_form(with_query("", {{"a b", "c+d"}}).substr(1));
+  ASSERT_TRUE(back);
+  EXPECT_EQ((*back)[0].first, "a b");
+  EXPECT_EQ((*back)[0].second, "c+d");
+  auto r = redirect("/x", 303);
+  EXPECT_EQ(r.status, 303);
+  EXPECT_EQ(*r.header("location"), "/x");
+  EXPECT_EQ(*r.header("cache-control"), "no-store");
+}
+
 }  // namespace
 }  // namespace gatehouse::http
