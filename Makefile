@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: deps node-deps build run run-demo test unit e2e bench fuzz clean
+.PHONY: deps node-deps build run run-demo test unit e2e fuzz-smoke bench fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -32,7 +32,11 @@ node-deps:
 e2e: build node-deps
 	GATEHOUSE_BIN=$(abspath $(BUILD_DIR))/gatehouse /usr/bin/python3 -m pytest -q tests/e2e
 
-test: unit e2e
+# Every fuzzer for a few seconds under ASan + UBSan (60 s in all), from its seed corpus.
+fuzz-smoke: deps
+	FUZZ_TOTAL=60 ./scripts/fuzz.sh
+
+test: unit e2e fuzz-smoke
 
 bench: build
 	./bench/run.sh $(abspath $(BUILD_DIR))
@@ -40,8 +44,9 @@ bench: build
 	@[ "$${BENCH_GATEWAY:-1}" = 0 ] || ./bench/gateway.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_POSTGRES:-1}" = 0 ] || ./bench/postgres.sh $(abspath $(BUILD_DIR))
 
-fuzz:
-	@echo "fuzz targets arrive with the JWS codec (issue 3)"; exit 1
+# Each fuzzer for FUZZ_SECONDS (default 10 minutes) under ASan + UBSan; not in CI.
+fuzz: deps
+	./scripts/fuzz.sh $${FUZZ_SECONDS:-600}
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libexpected-dev libpq-dev
   # unit tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the fuzzers (fuzz/, scripts/fuzz.sh): clang's libFuzzer, ASan and UBSan, and symbolized reports
+  clang-14 libclang-rt-14-dev llvm-14
   # end-to-end tests and load generation
   python3 python3-requests python3-pytest python3-jwt python3-cryptography python3-authlib
   wrk nginx-light curl

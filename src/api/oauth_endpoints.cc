@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/base64.h"
+#include "core/basic.h"
 #include "core/log.h"
 
 namespace gatehouse::api {
@@ -41,17 +42,14 @@ oauth::PresentedClient presented_client(const Request& request) {
   const std::string* authorization = request.header("authorization");
   if (!authorization || authorization->size() < 6 || strncasecmp(authorization->c_str(), "Basic ", 6) != 0) return out;
   out.basic = true;
-  std::string_view encoded(*authorization);
-  encoded.remove_prefix(6);
-  while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
-  auto decoded = base64_decode(encoded);
-  const auto colon = decoded ? decoded->find(':') : std::string::npos;
-  if (colon == std::string::npos) {
+  // RFC 6749 §2.3.1: each part was form-encoded before Basic.
+  auto credentials = decode_basic(std::string_view(*authorization).substr(6));
+  if (!credentials) {
     out.basic_malformed = true;
     return out;
   }
-  auto id = http::form_decode(std::string_view(*decoded).substr(0, colon));
-  auto secret = http::form_decode(std::string_view(*decoded).substr(colon + 1));
+  auto id = http::form_decode(credentials->user);
+  auto secret = http::form_decode(credentials->password);
   if (!id || !secret || id->empty()) {
     out.basic_malformed = true;
     return out;

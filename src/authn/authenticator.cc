@@ -5,6 +5,7 @@
 
 #include "authz/permissions.h"
 #include "core/base64.h"
+#include "core/basic.h"
 #include "core/secret.h"
 #include "core/random.h"
 #include "crypto/digest.h"
@@ -188,15 +189,13 @@ Result<Principal, AuthnError> Authenticator::bearer(std::string_view token) {
 
 Result<Principal, AuthnError> Authenticator::basic(std::string_view encoded, const RequestContext& ctx) {
   static constexpr std::string_view kMalformed = "The Basic credentials are not base64(username:password).";
-  auto decoded = base64_decode(encoded);
-  if (!decoded) return fail(AuthnErrc::invalid_token, std::string(kMalformed));
-  const auto colon = decoded->find(':');
-  if (colon == std::string::npos || colon == 0) return fail(AuthnErrc::invalid_token, std::string(kMalformed));
-  const std::string username = decoded->substr(0, colon);
-  const std::string password = decoded->substr(colon + 1);
+  auto credentials = decode_basic(encoded);
+  if (!credentials) return fail(AuthnErrc::invalid_token, std::string(kMalformed));
+  const std::string& username = credentials->user;
+  const std::string& password = credentials->password;
   const std::int64_t now = clock_.now_unix();
 
-  const std::string cache_key = crypto::hmac_sha256(cache_key_, *decoded);
+  const std::string cache_key = crypto::hmac_sha256(cache_key_, username + ":" + password);
   std::optional<CachedBasic> cached;
   {
     std::lock_guard lock(cache_mutex_);
