@@ -108,8 +108,6 @@ std::vector<std::string> SignIn::upstream_names() const {
   return out;
 }
 
-bool SignIn::has_upstream(const std::string& name) const { return find(name) != nullptr; }
-
 Upstream* SignIn::find(const std::string& name) const {
   for (const auto& u : upstreams_)
     if (u->name() == name) return u.get();

@@ -91,7 +91,6 @@ class SignIn {
 
   // Names in configuration order, for the login page.
   std::vector<std::string> upstream_names() const;
-  bool has_upstream(const std::string& name) const;
 
   // Begins a sign-in with upstream `name`, or with `link`, the linking of an upstream identity
   // to the signed-in user (who must have logged in within link_freshness, and still be signed
