@@ -173,10 +173,13 @@ struct Server::Impl {
   const Router& router;
   // One io_context per network thread, each run by its thread alone: a connection lives on
   // one of them for good, so it needs no strand and the threads share no scheduler queue.
-  // `ioc` (the first) also runs the acceptor and the signals.
-  asio::io_context ioc{1};
+  // `ioc` (the first) also runs the acceptor and the signals. It is declared after `others`
+  // so that it is destroyed first: the accept still pending on it at shutdown holds a socket
+  // of one of `others`, and destroying that operation after its io_context was a
+  // use-after-free (found by make test-asan).
   std::vector<std::unique_ptr<asio::io_context>> others;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> others_work;
+  asio::io_context ioc{1};
   std::size_t next_context{0};  // round-robin for new connections; only the accept loop touches it
   asio::io_context pool;
   asio::executor_work_guard<asio::io_context::executor_type> pool_work{pool.get_executor()};

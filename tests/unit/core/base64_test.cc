@@ -53,7 +53,9 @@ TEST(Base64Url, RejectsPaddingAndForeignCharacters) {
 // must fail the whole input.
 TEST(Base64Url, LongInputsRoundTripAndFailOnAnyForeignByte) {
   std::mt19937 rng(7);
-  const std::string foreign = std::string("+/=.\0 \x80\xff\x7f{@`[", 15);
+  using namespace std::string_literals;  // the literal holds a NUL
+  const std::string foreign = "+/=.\0 \x80\xff\x7f{@`["s;
+  ASSERT_EQ(foreign.size(), 13u);
   for (std::size_t len = 0; len <= 200; ++len) {
     std::string bytes(len, '\0');
     for (auto& b : bytes) b = static_cast<char>(rng());
