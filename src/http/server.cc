@@ -73,15 +73,25 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Optional whitespace (RFC 9110 §5.6.3) trimmed from both ends.
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // Beast's parser, filling our Request as it goes: each field lands in Request::headers with
 // its name lower-cased, with no basic_fields in between to copy out of afterwards. Beast still
-// does all the framing checks (Content-Length vs Transfer-Encoding, duplicates, limits).
+// does the framing checks (Content-Length vs Transfer-Encoding, duplicates, limits), and
+// framing_ok adds stricter ones of ours.
 class RequestParser final : public bhttp::basic_parser<true> {
  public:
   RequestParser() { req_.headers.reserve(16); }
 
   Request& request() { return req_; }
   unsigned version() const { return version_; }
+  // Why the framing was refused, when it was (see framing_ok).
+  std::string_view refusal() const { return refusal_; }
 
  private:
   void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int version,
@@ -93,16 +103,28 @@ class RequestParser final : public bhttp::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
     ec = bhttp::error::bad_version;  // a request parser never sees a status line
   }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+  void on_field_impl(bhttp::field field, beast::string_view name, beast::string_view value,
+                     beast::error_code& ec) override {
     // A chunked body's trailer fields come through here too, after the header. They are
     // dropped (RFC 9110 §6.5.1: never merged into the header section): otherwise a client
     // could slip an Authorization or X-Forwarded-For past a proxy that filters only headers.
     if (in_trailer_) return;
+    if (!framing_ok(field, std::string_view(value.data(), value.size()))) {
+      ec = bhttp::error::bad_field;
+      return;
+    }
     Header& h = req_.headers.emplace_back();
     h.name = lower(std::string_view(name.data(), name.size()));
     h.value.assign(value.data(), value.size());
   }
-  void on_header_impl(beast::error_code&) override { in_trailer_ = true; }
+  void on_header_impl(beast::error_code& ec) override {
+    in_trailer_ = true;
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host, an HTTP/1.0 one at most one.
+    if (hosts_ > 1 || (hosts_ == 0 && version_ >= 11)) {
+      refusal_ = "The request must carry exactly one Host header.";
+      ec = bhttp::error::bad_field;
+    }
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
     // basic_parser has already refused a length above body_limit.
     if (length) req_.body.reserve(static_cast<std::size_t>(*length));
@@ -118,9 +140,33 @@ class RequestParser final : public bhttp::basic_parser<true> {
   }
   void on_finish_impl(beast::error_code&) override {}
 
+  // Where a front proxy and this server could disagree on where a request ends, the request is
+  // refused instead (request smuggling). Beast already refuses Content-Length with
+  // Transfer-Encoding, conflicting lengths, a repeated Transfer-Encoding and a body with
+  // chunked not last; on top of that:
+  // - one Content-Length with one value: a repeated or listed length, even if equal, is refused;
+  // - Transfer-Encoding only as exactly `chunked`, and only in HTTP/1.1: another coding
+  //   (identity, gzip, "chunked, chunked"…) would otherwise leave the body unframed, and is
+  //   read by some proxies as chunked and by others as not.
+  bool framing_ok(bhttp::field field, std::string_view value) {
+    if (field == bhttp::field::content_length) {
+      if (++lengths_ > 1 || value.find(',') != std::string_view::npos)
+        refusal_ = "The request must carry at most one Content-Length, with one value.";
+    } else if (field == bhttp::field::transfer_encoding) {
+      if (version_ < 11 || !beast::iequals(trim_ows(value), "chunked"))
+        refusal_ = "Transfer-Encoding must be exactly \"chunked\", in HTTP/1.1.";
+    } else if (field == bhttp::field::host) {
+      ++hosts_;
+    }
+    return refusal_.empty();
+  }
+
   Request req_;
   unsigned version_{11};
   bool in_trailer_{false};
+  int lengths_{0};
+  int hosts_{0};
+  std::string_view refusal_{};
 };
 
 // X-Request-Id values only need to be unique, not secret: 20 base62 characters from a
@@ -149,12 +195,6 @@ bool valid_request_id(std::string_view id) {
   for (unsigned char c : id)
     if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
   return true;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
 }
 
 }  // namespace
@@ -237,7 +277,7 @@ struct Server::Impl {
     std::string candidate = peer;
     while (!list.empty()) {
       auto comma = list.rfind(',');
-      std::string ip = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      std::string ip(trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1)));
       list = comma == std::string_view::npos ? std::string_view{} : list.substr(0, comma);
       if (ip.empty()) break;
       candidate = ip;
@@ -585,7 +625,9 @@ struct Server::Impl {
           co_await refuse(*conn, stream, 408, "request_timeout", "The request was not received in time.");
         } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
                    ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
-          co_await refuse(*conn, stream, 400, "invalid_request", "The request is not well-formed HTTP/1.1.");
+          const std::string_view why = parser.refusal();
+          co_await refuse(*conn, stream, 400, "invalid_request",
+                          why.empty() ? "The request is not well-formed HTTP/1.1." : why);
         }
         break;
       }
