@@ -90,14 +90,16 @@ Response proceed(Services& services, const Request& request, const oauth::Author
 // The login page; its upstream links come back to this authorization request once signed in.
 // A prompt=login moves from the request to the link: the upstream is asked for the fresh login
 // (federation/sign_in.h), and the request must not ask again when it comes back. Other prompt
-// values (consent) stay.
+// values (consent) stay. A login that max_age found too old (`stale`) moves the same way, and
+// max_age is dropped from the way back: a slow upstream must not send the browser round again.
 Response login_page(Services& services, const oauth::AuthorizationRequest& ar, const std::string& query,
                     const Request& request, const Csrf& csrf, int status, std::string error,
-                    std::string username = {}) {
+                    std::string username = {}, bool stale = false) {
   std::vector<pages::UpstreamLink> upstreams;
   if (const auto names = services.sign_in.upstream_names(); !names.empty()) {
     auto params = http::parse_form(query).value_or(std::vector<std::pair<std::string, std::string>>{});
-    bool fresh_login = false;
+    bool fresh_login = stale;
+    if (stale) std::erase_if(params, [](const auto& p) { return p.first == "max_age"; });
     for (auto& [key, value] : params) {
       if (key != "prompt") continue;
       std::string kept;
@@ -130,6 +132,10 @@ Response authorize_get(Services& services, const Request& request) {
   const bool force_login = prompt && *prompt && (*prompt)->find("login") != std::string::npos;
   auto known = force_login ? std::nullopt : browser_user(services, request);
   if (!known) return login_page(services, *ar, request.query, request, csrf, 200, {});
+  // OpenID Connect Core §3.1.2.1: a login older than max_age is repeated, as prompt=login would.
+  // max_age=0 is prompt=login (Core errata 2).
+  if (ar->max_age && (*ar->max_age == 0 || services.clock.now_unix() - known->auth_time > *ar->max_age))
+    return login_page(services, *ar, request.query, request, csrf, 200, {}, {}, true);
   return proceed(services, request, *ar, *known->user, known->auth_time, request.query, csrf, 302);
 }
 

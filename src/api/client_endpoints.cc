@@ -90,6 +90,7 @@ Response list_clients(Services& services, const Request& request) {
   if (!limit) return limit.error();
   auto cursor = query_param(request, "cursor");
   if (!cursor) return cursor.error();
+  if (*cursor && !oauth::is_client_id(**cursor)) return bad_request("cursor is not a value this API returned.");
   // One more than asked tells whether there is a next page.
   auto page = services.clients.list(cursor->value_or(""), *limit + 1);
   if (!page) return client_error(page.error());

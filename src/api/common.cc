@@ -11,6 +11,7 @@
 #include <charconv>
 
 #include "authz/permissions.h"
+#include "core/strict_json.h"
 #include "core/time.h"
 #include "tokens/access_tokens.h"
 
@@ -73,6 +74,11 @@ Result<json_ns::object, Response> json_object_body(const Request& request) {
   json_ns::value value = json_ns::parse(request.body, ec);
   if (ec) return tl::unexpected(bad_request("The body is not valid JSON."));
   if (!value.is_object()) return tl::unexpected(bad_request("The body must be a JSON object."));
+  // Boost keeps the last of repeated keys; another reader (a WAF, a log parser) may keep the
+  // first. An ambiguous body is refused, with anything else the strict scanner would refuse.
+  thread_local std::vector<strict_json::Member> members;
+  if (!strict_json::parse_object(request.body, members))
+    return tl::unexpected(bad_request("The body repeats a key, nests more than 32 deep, or has more than 256 members in an object."));
   return std::move(value.as_object());
 }
 

@@ -1,6 +1,7 @@
 #include "oauth/clients.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/random.h"
 #include "core/secret.h"
@@ -42,6 +43,12 @@ std::optional<std::string> normalise(std::vector<std::string>& values, std::size
 }
 
 }  // namespace
+
+bool is_client_id(std::string_view id) {
+  return id.size() == kClientIdPrefix.size() + kClientIdChars && id.substr(0, kClientIdPrefix.size()) == kClientIdPrefix &&
+         std::all_of(id.begin() + static_cast<std::ptrdiff_t>(kClientIdPrefix.size()), id.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+}
 
 bool valid_scope_token(std::string_view scope) {
   if (scope.empty() || scope.size() > kMaxScopeBytes) return false;
@@ -220,9 +227,8 @@ Result<ClientPtr, ClientError> Clients::find(const std::string& id) {
     if (auto it = cache_.find(id); it != cache_.end()) return it->second;
     generation = generation_;
   }
-  // Client ids have one shape; anything else is no client and never reaches the store.
-  if (id.size() != kClientIdPrefix.size() + kClientIdChars || id.rfind(kClientIdPrefix, 0) != 0)
-    return ClientPtr{};
+  // Anything else is no client and never reaches the store.
+  if (!is_client_id(id)) return ClientPtr{};
   auto found = store_.find_client(id);
   if (!found) return store_down();
   ClientPtr client = *found ? std::make_shared<const store::ClientRecord>(std::move(**found)) : ClientPtr{};

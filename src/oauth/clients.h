@@ -27,6 +27,8 @@ namespace gatehouse::oauth {
 
 inline constexpr std::string_view kClientIdPrefix = "gcl_";
 inline constexpr std::string_view kClientSecretPrefix = "gcs_";
+// Client ids have one shape: "gcl_" and 22 base62 characters. Anything else names no client.
+bool is_client_id(std::string_view id);
 
 inline constexpr std::string_view kGrantAuthorizationCode = "authorization_code";
 inline constexpr std::string_view kGrantRefreshToken = "refresh_token";

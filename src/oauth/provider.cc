@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 
 #include "core/base64.h"
 #include "core/random.h"
@@ -81,6 +82,27 @@ bool has_scope(const std::vector<std::string>& scopes, std::string_view scope) {
 
 bool valid_code_verifier(std::string_view verifier) {
   return verifier.size() >= 43 && verifier.size() <= 128 && std::all_of(verifier.begin(), verifier.end(), is_unreserved);
+}
+
+// RFC 6749 Appendix A.5: state is 1*VSCHAR, printable ASCII; we hold nonce to the same, since
+// it is echoed into the ID token. Anything else is refused rather than carried through an
+// HTML form, a redirect and a JWT.
+bool vschar_only(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+// OpenID Connect Core §3.1.2.1: prompt is a space-delimited list of these; an unknown value
+// is refused (as Hydra does) rather than ignored.
+bool known_prompts(std::string_view prompts) {
+  static constexpr std::array<std::string_view, 4> kKnown{"login", "consent", "select_account", "none"};
+  while (!prompts.empty()) {
+    const std::size_t space = prompts.find(' ');
+    const std::string_view value = prompts.substr(0, space);
+    if (!value.empty() && std::find(kKnown.begin(), kKnown.end(), value) == kKnown.end()) return false;
+    if (space == std::string_view::npos) break;
+    prompts.remove_prefix(space + 1);
+  }
+  return true;
 }
 
 bool valid_code_challenge(std::string_view challenge) {
@@ -368,13 +390,14 @@ Result<AuthorizationRequest, AuthorizationError> Provider::check_authorization(c
   // From here on errors go back to the client.
   auto state = single(query, "state");
   std::string state_value = state && *state ? **state : std::string();
-  if (state_value.size() > kMaxStateBytes) state_value.clear();
+  if (state_value.size() > kMaxStateBytes || !vschar_only(state_value)) state_value.clear();
   const auto back = [&](std::string error, std::string description) {
     return tl::unexpected(AuthorizationError{.redirect = true, .error = oauth_error(std::move(error), std::move(description)),
                                              .redirect_uri = effective, .state = state_value});
   };
   if (!state) return back("invalid_request", state.error().description);
   if (state && *state && (*state)->size() > kMaxStateBytes) return back("invalid_request", "state is too long.");
+  if (state && *state && !vschar_only(**state)) return back("invalid_request", "state must be printable ASCII.");
   auto response_type = single(query, "response_type");
   if (!response_type) return back("invalid_request", response_type.error().description);
   if (!*response_type) return back("invalid_request", "response_type is required.");
@@ -409,9 +432,21 @@ Result<AuthorizationRequest, AuthorizationError> Provider::check_authorization(c
   auto nonce = single(query, "nonce");
   if (!nonce) return back("invalid_request", nonce.error().description);
   if (*nonce && (*nonce)->size() > kMaxNonceBytes) return back("invalid_request", "nonce is too long.");
+  if (*nonce && !vschar_only(**nonce)) return back("invalid_request", "nonce must be printable ASCII.");
+  auto max_age = single(query, "max_age");
+  if (!max_age) return back("invalid_request", max_age.error().description);
+  std::optional<std::int64_t> max_age_seconds;
+  if (*max_age) {
+    const std::string& text = **max_age;
+    if (text.empty() || text.size() > 10 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return back("invalid_request", "max_age must be a whole number of seconds.");
+    max_age_seconds = std::stoll(text);
+  }
   auto prompt = single(query, "prompt");
   if (!prompt) return back("invalid_request", prompt.error().description);
   const std::string prompts = prompt->value_or("");
+  if (!known_prompts(prompts))
+    return back("invalid_request", "prompt may hold only login, consent, select_account and none.");
   if (prompts.find("none") != std::string::npos)
     return back("login_required", "prompt=none is not supported: the user must interact.");
   return AuthorizationRequest{.client = *client,
@@ -421,7 +456,8 @@ Result<AuthorizationRequest, AuthorizationError> Provider::check_authorization(c
                               .state = state_value,
                               .nonce = nonce->value_or(""),
                               .code_challenge = **challenge,
-                              .scopes = std::move(scopes)};
+                              .scopes = std::move(scopes),
+                              .max_age = max_age_seconds};
 }
 
 Result<std::vector<std::string>, OAuthError> Provider::granted_scopes(const std::string& user_id,

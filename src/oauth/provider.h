@@ -99,6 +99,8 @@ struct AuthorizationRequest {
   std::string nonce{};
   std::string code_challenge{};
   std::vector<std::string> scopes{};
+  // OpenID Connect max_age: a login older than this many seconds must be repeated.
+  std::optional<std::int64_t> max_age{};
 };
 
 // Authorization endpoint errors come in two kinds (RFC 6749 §4.1.2.1): before the client and

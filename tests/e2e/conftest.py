@@ -78,6 +78,16 @@ def start_server(workroot, request):
 
 
 @pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL 15 for the module's tests (pg.py), deleted at the end."""
+    from pg import PostgresServer  # noqa: PLC0415 - only modules that ask for it pay for it
+    pg = PostgresServer()
+    pg.start()
+    yield pg
+    pg.close()
+
+
+@pytest.fixture(scope="module")
 def admin(server):
     return server.admin()
 

@@ -14,19 +14,11 @@ import pytest
 import requests
 
 import support
-from pg import PostgresServer, wait_until
+from pg import wait_until
 from support import assert_error, basic, bearer, jwks_kids, jwt_header, race_posts
 
 ISSUER = "http://gatehouse-cluster.test"  # both nodes must name the same issuer
 _databases = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    pg = PostgresServer()
-    pg.start()
-    yield pg
-    pg.close()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ and the negative cases (wrong secret, code replay, PKCE, redirect URI tricks, CS
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 
 import jwt
@@ -537,6 +538,27 @@ def test_prompt_consent_asks_again(server, admin, client):
     code_flow(server, browser, client, user, scope="openid")
     r = browser.authorize(client["client_id"], pkce_pair()[1], scope="openid", extra={"prompt": "consent"})
     assert r.status_code == 200 and 'value="allow"' in r.text
+
+
+def test_max_age_repeats_a_login_that_is_too_old(server, admin, client):
+    """OpenID Connect max_age: a session older than max_age seconds logs in again (max_age=0
+    always, as prompt=login); a younger one goes straight back with a code, whose ID token's
+    auth_time shows the login's age. A max_age that is not a number is refused."""
+    user = admin.create_user()
+    browser = Browser(server)
+    code_flow(server, browser, client, user, scope="openid")
+    verifier, challenge = pkce_pair()
+    r = browser.authorize(client["client_id"], challenge, scope="openid", extra={"max_age": "3600"})
+    params = callback_params(r)
+    id_token = exchange(server, client, params["code"], verifier).json()["id_token"]
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    assert 0 <= claims["iat"] - claims["auth_time"] < 60
+    time.sleep(2.1)  # auth_time has whole seconds: more than 1 s old for certain
+    for max_age in ("0", "1"):
+        r = browser.authorize(client["client_id"], pkce_pair()[1], scope="openid", extra={"max_age": max_age})
+        assert r.status_code == 200 and "password" in Forms(r.text).forms[0]["inputs"], (max_age, r.status_code)
+    r = browser.authorize(client["client_id"], pkce_pair()[1], scope="openid", extra={"max_age": "-1"})
+    assert callback_params(r)["error"] == "invalid_request"
 
 
 def test_an_oauth_token_cannot_mint_api_keys(server, admin):

@@ -110,6 +110,36 @@ TEST_F(ProviderTest, AuthorizationChecksTrustNothingBeforeTheRedirectUri) {
   EXPECT_EQ(e.error().error.error, "invalid_scope");
 }
 
+TEST_F(ProviderTest, StateNonceAndPromptAreCheckedBeforeUse) {
+  for (const std::string& bad : {std::string("a\xff"), std::string("a\0b", 3), std::string("a\nb"), std::string("\xc3\xa9")}) {
+    auto q = authorize_query();
+    q[4].second = bad;  // state: refused, and not echoed back
+    auto e = g_.provider.check_authorization(q);
+    ASSERT_FALSE(e);
+    EXPECT_TRUE(e.error().redirect);
+    EXPECT_EQ(e.error().error.error, "invalid_request");
+    EXPECT_EQ(e.error().state, "");
+    q = authorize_query();
+    q[5].second = bad;  // nonce: refused; the good state still goes back
+    e = g_.provider.check_authorization(q);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().error.error, "invalid_request");
+    EXPECT_EQ(e.error().state, "s1");
+  }
+  auto p = authorize_query();
+  p.emplace_back("prompt", "login consent\xff");
+  auto refused = g_.provider.check_authorization(p);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().error.error, "invalid_request");
+  p.back().second = "login  select_account consent";
+  EXPECT_TRUE(g_.provider.check_authorization(p));
+  auto q = authorize_query();
+  q[4].second = "any printable ~!@#$%^&*()'\" text";
+  auto ok = g_.provider.check_authorization(q);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->state, q[4].second);
+}
+
 TEST_F(ProviderTest, CodeGrantIssuesTokensAndAnIdTokenOnce) {
   const std::string c = code();
   auto tokens = redeem(c);
