@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: deps node-deps build run run-demo test unit e2e fuzz-smoke test-asan bench fuzz clean
+.PHONY: deps node-deps build run run-demo test unit e2e fuzz-smoke test-asan bench soak fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -56,6 +56,10 @@ bench: build
 	@[ "$${BENCH_OAUTH:-1}" = 0 ] || ./bench/oauth.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_GATEWAY:-1}" = 0 ] || ./bench/gateway.sh $(abspath $(BUILD_DIR))
 	@[ "$${BENCH_POSTGRES:-1}" = 0 ] || ./bench/postgres.sh $(abspath $(BUILD_DIR))
+
+# 10 minutes of mixed traffic at a fixed rate; RSS and descriptors must plateau (not in CI).
+soak: build
+	./bench/soak.sh $(abspath $(BUILD_DIR))
 
 # Each fuzzer for FUZZ_SECONDS (default 10 minutes) under ASan + UBSan; not in CI.
 fuzz: deps

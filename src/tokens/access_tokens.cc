@@ -96,22 +96,43 @@ Result<std::shared_ptr<const AccessClaims>, AccessTokenError> AccessTokens::veri
   TokenDigest digest;
   crypto::sha256_into(token, digest.data());
   std::shared_ptr<const AccessClaims> cached;
+  bool aged = false;
   {
     std::shared_lock lock(verified_mutex_);
-    if (auto it = verified_.find(digest); it != verified_.end()) cached = it->second;
+    if (auto it = fresh_.find(digest); it != fresh_.end()) {
+      cached = it->second;
+    } else if (auto old = aged_.find(digest); old != aged_.end()) {
+      cached = old->second;
+      aged = true;
+    }
   }
-  if (!cached) {
+  if (aged) {
+    std::unique_lock lock(verified_mutex_);
+    remember(digest, cached);  // still in use: back into the fresh generation
+  } else if (!cached) {
     auto claims = verify_uncached(token);
     if (!claims) return tl::unexpected(std::move(claims.error()));
     if (claims->has_scope)
       claims->scope_list = std::make_shared<const std::vector<std::string>>(split_scope(claims->scope));
     cached = std::make_shared<const AccessClaims>(std::move(*claims));
     std::unique_lock lock(verified_mutex_);
-    if (verified_.size() >= kMaxVerified) verified_.clear();
-    verified_.emplace(digest, cached);
+    remember(digest, cached);
   }
   if (auto failure = live_failure(*cached)) return tl::unexpected(std::move(*failure));
   return cached;
+}
+
+std::size_t AccessTokens::remembered() const {
+  std::shared_lock lock(verified_mutex_);
+  return fresh_.size() + aged_.size();
+}
+
+void AccessTokens::remember(const TokenDigest& digest, std::shared_ptr<const AccessClaims> claims) const {
+  if (fresh_.size() >= kGeneration) {
+    aged_ = std::move(fresh_);
+    fresh_ = VerifiedMap{};
+  }
+  fresh_.insert_or_assign(digest, std::move(claims));
 }
 
 // What can change after a token has verified: time and revocation.

@@ -151,6 +151,25 @@ TEST_F(AccessTokensTest, RememberedTokensAreStillCheckedForTimeAndRevocation) {
   EXPECT_FALSE(tokens_.verify(token)) << "expiry applies to remembered tokens";
 }
 
+TEST_F(AccessTokensTest, TheVerifiedTokenCacheIsBounded) {
+  // HS256 tokens, cheap to make: five generations' worth of distinct ones, with one token
+  // used all along.
+  const std::string hot = hs256(payload(600, R"(,"jti":"hot")"));
+  ASSERT_TRUE(tokens_.verify(hot));
+  for (std::size_t i = 0; i < 5 * AccessTokens::kGeneration; ++i) {
+    ASSERT_TRUE(tokens_.verify(hs256(payload(600, R"(,"jti":"t)" + std::to_string(i) + "\"")))) << i;
+    if (i % 1000 == 0) {
+      ASSERT_TRUE(tokens_.verify(hot));
+    }
+    ASSERT_LE(tokens_.remembered(), 2 * AccessTokens::kGeneration);
+  }
+  EXPECT_GE(tokens_.remembered(), AccessTokens::kGeneration);
+  // Still remembered, and still checked for revocation like any remembered token.
+  ASSERT_TRUE(tokens_.verify(hot));
+  denylist_.add("jti", "hot", clock_.now_unix() + 600);
+  EXPECT_FALSE(tokens_.verify(hot));
+}
+
 TEST_F(AccessTokensTest, RotatedKeysKeepVerifyingTheirTokens) {
   const std::string before = tokens_.issue(claims());
   ASSERT_TRUE(ring_.rotate(JwsAlg::ES256));
