@@ -64,6 +64,9 @@ struct Connection {
   asio::steady_timer watchdog;
   bool idle{false};
   std::chrono::steady_clock::time_point idle_since{};
+  // Until the client's first byte has come in, the wait for it is held to header_timeout rather
+  // than idle_timeout: a client that connects and says nothing is not a keep-alive connection.
+  bool heard{false};
 };
 
 std::string lower(std::string_view s) {
@@ -490,15 +493,17 @@ struct Server::Impl {
   }
 
   // Re-arms itself while the connection lives; a keep-alive wait that has lasted idle_timeout
-  // is cancelled (the read then fails and the connection ends).
+  // (header_timeout before the client's first byte) is cancelled (the read then fails and the
+  // connection ends). It looks four times per limit, so a wait ends within 1.25 × its limit.
   void watch_idle(const std::shared_ptr<Connection>& conn) {
-    const auto period = std::max<std::chrono::steady_clock::duration>(options.idle_timeout / 4,
-                                                                      std::chrono::milliseconds(50));
+    const auto limit = conn->heard ? options.idle_timeout : options.header_timeout;
+    const auto period = std::max<std::chrono::steady_clock::duration>(limit / 4, std::chrono::milliseconds(50));
     conn->watchdog.expires_after(period);
     conn->watchdog.async_wait([this, weak = std::weak_ptr<Connection>(conn)](const beast::error_code& ec) {
       auto c = weak.lock();
       if (ec || !c) return;
-      if (c->idle && std::chrono::steady_clock::now() - c->idle_since >= options.idle_timeout) {
+      const auto limit = c->heard ? options.idle_timeout : options.header_timeout;
+      if (c->idle && std::chrono::steady_clock::now() - c->idle_since >= limit) {
         beast::error_code ignored;
         c->stream.socket().cancel(ignored);
         return;
@@ -558,6 +563,7 @@ struct Server::Impl {
         if (ec) break;
         buffer.commit(n);
       }
+      conn->heard = true;
       conn->busy = true;
       RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));

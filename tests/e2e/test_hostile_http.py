@@ -333,6 +333,31 @@ def test_slowloris_does_not_starve_others(start_server):
     healthy(srv)
 
 
+def test_silent_connections_are_closed_at_the_header_timeout(start_server):
+    """A client that connects and sends nothing holds its slot for the header timeout, not the
+    60 s of an idle keep-alive connection (which it has not earned by sending a request)."""
+    srv = start_server(env={"GATEHOUSE_SERVER_HEADER_TIMEOUT": "1"})
+    baseline = open_fds(srv)
+    silent = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(200)]
+    try:
+        t0 = time.monotonic()
+        for s in silent:
+            assert read_all(s, timeout=max(0.1, t0 + 5 - time.monotonic()), until_close=True) == b""
+        elapsed = time.monotonic() - t0
+        assert elapsed < 3, f"silent connections lasted {elapsed:.1f}s with a 1 s header timeout"
+    finally:
+        for s in silent:
+            s.close()
+    assert wait_for_fds(srv, baseline + 5) <= baseline + 5
+    # A connection that has sent a request keeps the idle keep-alive time.
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert parse_raw_response(read_all(sock, timeout=5, until_close=False))[0] == 200
+        time.sleep(2.5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert parse_raw_response(read_all(sock, timeout=5, until_close=True))[0] == 200
+
+
 def test_ten_thousand_connections_opened_and_dropped(start_server):
     srv = start_server()
     healthy(srv)
