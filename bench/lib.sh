@@ -34,7 +34,9 @@ cleanup() {
   local rc=$? pid
   trap - EXIT INT TERM
   for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do stop_pid "$pid"; done
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then
+  if [[ -z ${WORK:-} ]]; then
+    :  # bench_setup refused before making a work dir
+  elif [[ ${BENCH_KEEP_TMP:-0} == 1 || $rc -ne 0 ]]; then
     log "work dir kept: $WORK"
   else
     rm -rf "$WORK"
@@ -56,7 +58,8 @@ bench_setup() { # SCRIPT_NAME EXECUTABLE...
   for f in "$@"; do
     [[ -x $f ]] || { echo "$name: missing executable $f (scripts/install-deps.sh installs it)" >&2; exit 2; }
   done
-  command -v wrk >/dev/null || { echo "$name: wrk is not installed" >&2; exit 2; }
+  # BENCH_NO_WRK=1: a script that drives the load itself (soak.sh) does without wrk.
+  [[ ${BENCH_NO_WRK:-0} == 1 ]] || command -v wrk >/dev/null || { echo "$name: wrk is not installed" >&2; exit 2; }
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-${name%.sh}-bench.XXXXXX")
   RESULTS=$WORK/results.env
   STARTED_PIDS=()

@@ -57,7 +57,7 @@ SOAK_CSV=${SOAK_CSV:-${TMPDIR:-/tmp}/gatehouse-soak-$(date -u +%Y%m%dT%H%M%SZ).c
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
-bench_setup soak.sh "$GATEHOUSE" "$PY"
+BENCH_NO_WRK=1 bench_setup soak.sh "$GATEHOUSE" "$PY"
 put soak_seconds "$SOAK_SECONDS"
 put soak_rate "$SOAK_RATE"
 
