@@ -495,15 +495,17 @@ struct Server::Impl {
   // Re-arms itself while the connection lives; a keep-alive wait that has lasted idle_timeout
   // (header_timeout before the client's first byte) is cancelled (the read then fails and the
   // connection ends). It looks four times per limit, so a wait ends within 1.25 × its limit.
+  std::chrono::seconds wait_limit(const Connection& c) const {
+    return c.heard ? options.idle_timeout : options.header_timeout;
+  }
   void watch_idle(const std::shared_ptr<Connection>& conn) {
-    const auto limit = conn->heard ? options.idle_timeout : options.header_timeout;
-    const auto period = std::max<std::chrono::steady_clock::duration>(limit / 4, std::chrono::milliseconds(50));
+    const auto period =
+        std::max<std::chrono::steady_clock::duration>(wait_limit(*conn) / 4, std::chrono::milliseconds(50));
     conn->watchdog.expires_after(period);
     conn->watchdog.async_wait([this, weak = std::weak_ptr<Connection>(conn)](const beast::error_code& ec) {
       auto c = weak.lock();
       if (ec || !c) return;
-      const auto limit = c->heard ? options.idle_timeout : options.header_timeout;
-      if (c->idle && std::chrono::steady_clock::now() - c->idle_since >= limit) {
+      if (c->idle && std::chrono::steady_clock::now() - c->idle_since >= wait_limit(*c)) {
         beast::error_code ignored;
         c->stream.socket().cancel(ignored);
         return;
