@@ -90,6 +90,38 @@ bool client_credentials_in_memory(Services& services, const Request& request) {
   return !id.empty() && id.find_first_of("%+") == std::string::npos && services.clients.cached(id);
 }
 
+// The token endpoint's 200. Rendered by hand: the client_credentials hot path answers
+// thousands of these a second.
+Response token_response(const oauth::TokenResponse& issued) {
+  std::string body;
+  body.reserve(issued.access_token.size() + issued.refresh_token.size() + issued.id_token.size() +
+               issued.scope.size() + 160);
+  body += "{\"access_token\":";
+  log::append_json_string(body, issued.access_token);
+  body += ",\"token_type\":\"Bearer\",\"expires_in\":";
+  body += std::to_string(issued.expires_in);
+  body += ",\"scope\":";
+  log::append_json_string(body, issued.scope);
+  if (!issued.refresh_token.empty()) {
+    body += ",\"refresh_token\":";
+    log::append_json_string(body, issued.refresh_token);
+    body += ",\"refresh_expires_in\":";
+    body += std::to_string(issued.refresh_expires_in);
+  }
+  if (!issued.id_token.empty()) {
+    body += ",\"id_token\":";
+    log::append_json_string(body, issued.id_token);
+  }
+  body.push_back('}');
+  return with_no_store(http::json_response(200, std::move(body)));
+}
+
+// A token whose signature failed: 503, as when no signing key is available.
+Response unsigned_token() {
+  return oauth_error_response(
+      oauth::oauth_error("temporarily_unavailable", "The access token could not be signed.", 503));
+}
+
 Response token(Services& services, const Request& request) {
   auto form = form_body(request);
   if (!form) return form.error();
@@ -101,33 +133,26 @@ Response token(Services& services, const Request& request) {
     refused = rate_limit(services, request, "client:" + client.id, services.rate_policy.default_limit, {});
     return !refused.has_value();
   };
-  auto issued = services.provider.token(presented_client(request), *form, context_of(request), admit);
+  const auto ctx = context_of(request);
+  auto issued = services.provider.token_later(presented_client(request), *form, ctx, admit);
   if (!issued) {
     if (refused) return with_no_store(std::move(*refused));
     return oauth_error_response(issued.error());
   }
-  // Rendered by hand: the client_credentials hot path answers thousands of these a second.
-  std::string body;
-  body.reserve(issued->access_token.size() + issued->refresh_token.size() + issued->id_token.size() +
-               issued->scope.size() + 160);
-  body += "{\"access_token\":";
-  log::append_json_string(body, issued->access_token);
-  body += ",\"token_type\":\"Bearer\",\"expires_in\":";
-  body += std::to_string(issued->expires_in);
-  body += ",\"scope\":";
-  log::append_json_string(body, issued->scope);
-  if (!issued->refresh_token.empty()) {
-    body += ",\"refresh_token\":";
-    log::append_json_string(body, issued->refresh_token);
-    body += ",\"refresh_expires_in\":";
-    body += std::to_string(issued->refresh_expires_in);
+  if (!issued->pending_access_token || !issued->pending_access_token->jws.signature.waiting()) {
+    if (!services.provider.finish_token(*issued, ctx)) return unsigned_token();
+    return token_response(*issued);
   }
-  if (!issued->id_token.empty()) {
-    body += ",\"id_token\":";
-    log::append_json_string(body, issued->id_token);
-  }
-  body.push_back('}');
-  return with_no_store(http::json_response(200, std::move(body)));
+  // The signature is in this thread's batch: the server finishes the answer once the other
+  // requests ready now have reached the same point.
+  Response pending = with_no_store(http::json_response(200, {}));
+  pending.complete = [&services, ctx, issued = std::move(*issued)](Response& res) mutable {
+    Response done = services.provider.finish_token(issued, ctx) ? token_response(issued) : unsigned_token();
+    res.status = done.status;
+    res.body = std::move(done.body);
+    for (auto& h : done.headers) res.set(std::move(h.name), std::move(h.value));
+  };
+  return pending;
 }
 
 Response introspect(Services& services, const Request& request) {

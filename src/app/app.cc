@@ -19,6 +19,7 @@
 #include "crypto/self_signed.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "tokens/es256_batch.h"
 
 namespace gatehouse::app {
 namespace {
@@ -183,6 +184,7 @@ Result<std::unique_ptr<App>, std::string> App::open(const config::Config& config
                               .hs256_secret = config.tokens.hs256_secret,
                               .retired_key_lifetime = horizon + tokens::kKeyReloadInterval});
   if (auto loaded = app->keyring_->load(); !loaded) return tl::unexpected("signing keys: " + loaded.error());
+  tokens::set_es256_batching(config.tokens.es256_batch);
   app->users_ = std::make_unique<accounts::UserCache>(*app->store_);
   app->access_tokens_ = std::make_unique<tokens::AccessTokens>(
       *app->keyring_, app->denylist_, app->clock_,

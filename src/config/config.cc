@@ -85,6 +85,7 @@ const std::vector<Key>& keys() {
       key<seconds>("tokens", "leeway", [](Config& c) -> seconds& { return c.tokens.leeway; }),
       key<S>("tokens", "audience", [](Config& c) -> S& { return c.tokens.audience; }),
       key<S>("tokens", "hs256_secret", [](Config& c) -> S& { return c.tokens.hs256_secret; }, true),
+      key<bool>("tokens", "es256_batch", [](Config& c) -> bool& { return c.tokens.es256_batch; }),
       key<bool>("accounts", "allow_registration", [](Config& c) -> bool& { return c.accounts.allow_registration; }),
       key<std::int64_t>("accounts", "min_password_length",
                         [](Config& c) -> std::int64_t& { return c.accounts.min_password_length; }),

@@ -97,6 +97,9 @@ struct TokenConfig {
   seconds leeway{30};
   std::string audience{};
   std::string hs256_secret{};
+  // ES256 signatures of requests that arrive together made in one batch, sharing two modular
+  // inversions (docs/security.md); false signs each one by one with OpenSSL's ECDSA_do_sign.
+  bool es256_batch{true};
 };
 
 struct AccountsConfig {

@@ -2,6 +2,7 @@
 // Beast or Asio in sight, so that api/ and its tests compile without the network stack.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ struct Response {
   std::vector<Header> headers{};
   std::string body{};
   std::optional<RateLimitHeaders> rate_limit{};
+  // Set when the response is not finished yet: the server first lets the other requests
+  // ready on this thread run (as far as their own handlers go), then calls it once, on the
+  // network thread, to fill in the response. The token endpoint uses it so that the ES256
+  // signatures of requests that arrive together are made together (tokens/es256_batch.h).
+  std::function<void(Response&)> complete{};
 
   // Replaces any header of that name.
   Response& set(std::string name, std::string value);

@@ -361,6 +361,12 @@ struct Server::Impl {
     const auto started = std::chrono::steady_clock::now();
     RouteMatch match = router.match(req);
     Response res = co_await dispatch_matched(req, match);
+    if (res.complete) {
+      // Let the handlers already queued on this network thread run first (they may add to
+      // the same batch of work), then finish this response here.
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      finish(*match.route, req, res);
+    }
     count(match.route ? std::string_view(match.route->pattern) : std::string_view("unmatched"), req.method,
           res.status, started);
     co_return res;
@@ -379,8 +385,33 @@ struct Server::Impl {
     if (route.execution == Execution::network_thread || (route.inline_when && route.inline_when(req)))
       co_return invoke(route, req);
     asio::io_context& target = route.execution == Execution::hashing_pool ? hashing : pool;
+    // On a pool thread a response is finished at once: what it would batch with is on the
+    // network threads, and a pool thread's batch must not make them wait for each other.
     co_return co_await asio::co_spawn(
-        target, [&route, &req]() -> asio::awaitable<Response> { co_return invoke(route, req); }, asio::use_awaitable);
+        target,
+        [&route, &req]() -> asio::awaitable<Response> {
+          Response res = invoke(route, req);
+          if (res.complete) finish(route, req, res);
+          co_return res;
+        },
+        asio::use_awaitable);
+  }
+
+  // Runs a response's completion once; a failure there is a 500, as in invoke().
+  static void finish(const Route& route, Request& req, Response& res) {
+    const auto complete = std::move(res.complete);
+    res.complete = nullptr;
+    try {
+      complete(res);
+      return;
+    } catch (const std::exception& e) {
+      log::error("handler failed", {{"route", route.pattern}, {"request_id", req.request_id}, {"what", e.what()}});
+    } catch (...) {
+      log::error("handler failed", {{"route", route.pattern}, {"request_id", req.request_id}});
+    }
+    auto failed = error_response(500, "server_error", "The server failed to handle the request.");
+    failed.rate_limit = res.rate_limit;
+    res = std::move(failed);
   }
 
   // The response head, written by hand into one string: Beast's serializer walks the fields

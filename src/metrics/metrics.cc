@@ -123,6 +123,12 @@ CounterFamily& tokens_issued() {
   return f;
 }
 
+CounterFamily& es256_signatures() {
+  static CounterFamily f("gatehouse_es256_signatures_total",
+                         "ES256 signatures made, by how: in a batch sharing its inversions, or one by one.", {"path"});
+  return f;
+}
+
 std::string render_all() {
   std::string out;
   out.reserve(8192);
@@ -132,6 +138,7 @@ std::string render_all() {
   lockouts().render(out);
   ratelimit_refusals().render(out);
   tokens_issued().render(out);
+  es256_signatures().render(out);
   return out;
 }
 

@@ -71,6 +71,7 @@ CounterFamily& authentications();      // method (jwt, opaque, api_key, basic), 
 CounterFamily& lockouts();             // scope (username, ip)
 CounterFamily& ratelimit_refusals();   // principal (user, key, ip)
 CounterFamily& tokens_issued();        // kind (access, refresh, api_key)
+CounterFamily& es256_signatures();     // path (shared: a batch with shared inversions; single)
 
 // Everything, in the text exposition format.
 std::string render_all();

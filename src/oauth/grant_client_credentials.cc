@@ -3,7 +3,6 @@
 // asked for (all the client's registered ones by default; OpenID scopes make no sense without
 // a user and are refused). No refresh token (§4.4.3): the client can always ask again.
 // These tokens are JWTs whatever tokens.format says: there is no user session to store them in.
-#include "metrics/metrics.h"
 #include "oauth/provider.h"
 
 namespace gatehouse::oauth {
@@ -36,20 +35,21 @@ class ClientCredentialsGrant final : public Grant {
     }
     const std::string joined = join_scope(scopes);
     // sid "cc:<client id>": deleting the client denylists it, and with it every such token.
-    std::string token = p_.access_tokens().issue(tokens::AccessClaims{.sub = client.id, .sid = "cc:" + client.id,
-                                                                      .jti = {},
-                                                                      .client_id = client.id, .username = {},
-                                                                      .scope = joined});
-    if (token.empty())
+    // The signature is made later, with the others ready at the same time (ES256: batched).
+    auto token = p_.access_tokens().issue_later(tokens::AccessClaims{.sub = client.id, .sid = "cc:" + client.id,
+                                                                     .jti = {},
+                                                                     .client_id = client.id, .username = {},
+                                                                     .scope = joined});
+    if (!token)
       return tl::unexpected(oauth_error("temporarily_unavailable", "No signing key is available yet.", 503));
-    static metrics::Counter& issued = metrics::tokens_issued().with({"client_credentials"});  // children never move
-    issued.inc();
-    return TokenResponse{.access_token = std::move(token),
+    // Counted (tokens_issued) and audited by Provider::finish_token, once signed.
+    return TokenResponse{.access_token = {},
                          .expires_in = p_.access_tokens().settings().ttl.count(),
                          .scope = joined,
                          .refresh_token = {},
                          .refresh_expires_in = 0,
-                         .id_token = {}};
+                         .id_token = {},
+                         .pending_access_token = TokenResponse::Pending{.jws = std::move(*token)}};
   }
 
  private:

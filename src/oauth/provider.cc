@@ -9,6 +9,7 @@
 #include "core/random.h"
 #include "core/secret.h"
 #include "crypto/digest.h"
+#include "metrics/metrics.h"
 
 namespace gatehouse::oauth {
 namespace {
@@ -210,6 +211,33 @@ Result<ClientPtr, OAuthError> Provider::authenticate_client(const PresentedClien
 
 Result<TokenResponse, OAuthError> Provider::token(const PresentedClient& presented, const Form& form,
                                                   const RequestContext& ctx, const Admission& admit) {
+  auto issued = token_later(presented, form, ctx, admit);
+  if (issued && !finish_token(*issued, ctx))
+    return tl::unexpected(oauth_error("temporarily_unavailable", "The access token could not be signed.", 503));
+  return issued;
+}
+
+bool Provider::finish_token(TokenResponse& response, const RequestContext& ctx) {
+  if (!response.pending_access_token) return true;
+  const TokenResponse::Pending pending = std::move(*response.pending_access_token);
+  response.pending_access_token.reset();
+  response.access_token = pending.jws.finish();
+  const bool ok = !response.access_token.empty();
+  audit_.record(ctx, audit::AuditEvent{.type = "oauth.token", .success = ok, .user_id = {}, .username = {},
+                                       .detail = {{"grant_type", pending.grant_type},
+                                                  {"client_id", pending.client_id},
+                                                  {"reason", ok ? std::string() : "temporarily_unavailable"}}});
+  if (ok) {
+    static metrics::Counter& client_credentials = metrics::tokens_issued().with({kGrantClientCredentials});  // never moves
+    (pending.grant_type == kGrantClientCredentials ? client_credentials
+                                                   : metrics::tokens_issued().with({pending.grant_type}))
+        .inc();
+  }
+  return ok;
+}
+
+Result<TokenResponse, OAuthError> Provider::token_later(const PresentedClient& presented, const Form& form,
+                                                        const RequestContext& ctx, const Admission& admit) {
   auto grant_type = single(form, "grant_type");
   if (!grant_type) return tl::unexpected(grant_type.error());
   if (!*grant_type) return tl::unexpected(oauth_error("invalid_request", "grant_type is required."));
@@ -230,6 +258,12 @@ Result<TokenResponse, OAuthError> Provider::token(const PresentedClient& present
   if (std::find(allowed.begin(), allowed.end(), **grant_type) == allowed.end())
     return tl::unexpected(oauth_error("unauthorized_client", "This client may not use the " + **grant_type + " grant."));
   auto issued = grant->second->exchange(**client, form, ctx);
+  if (issued && issued->pending_access_token) {
+    // Audited once signed (finish_token), so that the record says what the client got.
+    issued->pending_access_token->grant_type = **grant_type;
+    issued->pending_access_token->client_id = (*client)->id;
+    return issued;
+  }
   audit_.record(ctx, audit::AuditEvent{
                          .type = "oauth.token", .success = issued.has_value(), .user_id = {}, .username = {},
                          .detail = {{"grant_type", **grant_type},

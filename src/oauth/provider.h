@@ -81,6 +81,13 @@ struct TokenResponse {
   std::string refresh_token{};  // empty: none issued
   std::int64_t refresh_expires_in{0};
   std::string id_token{};       // empty: none issued
+  // Set by token_later() instead of access_token when the signature is still to be made;
+  // Provider::finish_token() makes it, and only then is the token audited and counted.
+  struct Pending {
+    tokens::PendingJws jws{};
+    std::string grant_type{}, client_id{};
+  };
+  std::optional<Pending> pending_access_token{};
 };
 
 struct Introspection {
@@ -144,6 +151,15 @@ class Provider {
   using Admission = std::function<bool(const store::ClientRecord&)>;
   Result<TokenResponse, OAuthError> token(const PresentedClient& presented, const Form& form,
                                           const RequestContext& ctx, const Admission& admit = {});
+  // The same, except that a client_credentials access token may come back pending: its ES256
+  // signature joins this thread's batch (tokens/es256_batch.h) and is made by finish_token(),
+  // once the server has let the other ready requests reach that point.
+  Result<TokenResponse, OAuthError> token_later(const PresentedClient& presented, const Form& form,
+                                                const RequestContext& ctx, const Admission& admit = {});
+  // Signs a pending access token into access_token, then records oauth.token (and the issued
+  // count) as token() does; false if signing failed (audited as temporarily_unavailable).
+  // Nothing pending: true, and nothing recorded.
+  bool finish_token(TokenResponse& response, const RequestContext& ctx);
   // POST /oauth/introspect: inactive for anything invalid, expired, revoked or not the
   // caller's (unless it may introspect any token).
   Result<Introspection, OAuthError> introspect(const PresentedClient& presented, const Form& form);

@@ -51,9 +51,9 @@ AccessTokens::AccessTokens(const KeyRing& keys, const Denylist& denylist, const 
 
 void AccessTokens::set_issuer(std::string issuer) { settings_.issuer = std::move(issuer); }
 
-std::string AccessTokens::issue(const AccessClaims& c) const {
-  const auto key = keys_.current(keys_.settings().access_alg);
-  if (!key) return {};
+std::optional<AccessTokens::Unsigned> AccessTokens::prepare(const AccessClaims& c) const {
+  auto key = keys_.current(keys_.settings().access_alg);
+  if (!key) return std::nullopt;
   std::string header = "{";
   append_member(header, "alg", alg_name(key->alg()));
   append_member(header, "typ", "at+jwt");
@@ -82,7 +82,18 @@ std::string AccessTokens::issue(const AccessClaims& c) const {
     payload.push_back(']');
   }
   payload.push_back('}');
-  return sign_jws(*key, header, payload);
+  return Unsigned{std::move(key), std::move(header), std::move(payload)};
+}
+
+std::string AccessTokens::issue(const AccessClaims& c) const {
+  const auto t = prepare(c);
+  return t ? sign_jws(*t->key, t->header, t->payload) : std::string();
+}
+
+std::optional<PendingJws> AccessTokens::issue_later(const AccessClaims& c) const {
+  const auto t = prepare(c);
+  if (!t) return std::nullopt;
+  return sign_jws_later(*t->key, t->header, t->payload);
 }
 
 Result<AccessClaims, AccessTokenError> AccessTokens::verify(std::string_view token) const {

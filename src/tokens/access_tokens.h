@@ -53,6 +53,9 @@ class AccessTokens {
   // The issuer is only known once the server has bound its port.
   void set_issuer(std::string issuer);
   std::string issue(const AccessClaims& claims) const;
+  // The same token with its signature still to be made (batched for ES256; see
+  // tokens/es256_batch.h); nullopt when there is no signing key.
+  std::optional<PendingJws> issue_later(const AccessClaims& claims) const;
   Result<AccessClaims, AccessTokenError> verify(std::string_view token) const;
   // The same checks as verify(), sharing the cached claims instead of copying them (the
   // per-request path: no strings copied on a cache hit).
@@ -65,6 +68,12 @@ class AccessTokens {
  private:
   const std::string& audience() const { return settings_.audience.empty() ? settings_.issuer : settings_.audience; }
 
+  // The JWS header and payload of a token for claims, signed with the key returned.
+  struct Unsigned {
+    std::shared_ptr<const JwsKey> key;
+    std::string header, payload;
+  };
+  std::optional<Unsigned> prepare(const AccessClaims& claims) const;
   Result<AccessClaims, AccessTokenError> verify_uncached(std::string_view token) const;
   // Why a verified token no longer holds (expired, revoked), or nullopt while it does.
   std::optional<AccessTokenError> live_failure(const AccessClaims& claims) const;

@@ -431,15 +431,9 @@ std::string JwsKey::sign(std::string_view input) const {
   if (k.alg == JwsAlg::ES256) {
     EC_KEY* ec = k.es256_signer();
     if (!ec) return {};
-    ECDSA_SIG* es = ECDSA_do_sign(digest, sizeof digest, ec);
-    if (!es) return {};
-    // The fixed-width r‖s of RFC 7518 §3.4.
-    sig.resize(2 * kEs256Half);
-    auto* out = reinterpret_cast<unsigned char*>(sig.data());
-    const bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(es), out, kEs256Half) == kEs256Half &&
-                    BN_bn2binpad(ECDSA_SIG_get0_s(es), out + kEs256Half, kEs256Half) == kEs256Half;
-    ECDSA_SIG_free(es);
-    return ok ? sig : std::string();
+    Sha256Digest d;
+    std::memcpy(d.data(), digest, d.size());
+    return es256_sign_now(ec, d);
   }
   EVP_PKEY_CTX* signer = rs256_signer(k.id, k.pkey.get());
   if (!signer) return {};
@@ -448,6 +442,16 @@ std::string JwsKey::sign(std::string_view input) const {
   if (EVP_PKEY_sign(signer, reinterpret_cast<unsigned char*>(sig.data()), &len, digest, sizeof digest) != 1) return {};
   sig.resize(len);
   return sig;
+}
+
+PendingSignature JwsKey::sign_later(std::string_view input) const {
+  const Impl& k = *impl_;
+  if (k.alg != JwsAlg::ES256 || !k.has_private) return PendingSignature::ready(sign(input));
+  EC_KEY* ec = k.es256_signer();
+  if (!ec) return PendingSignature::ready({});
+  Sha256Digest d;
+  crypto::sha256_into(input, d.data());
+  return es256_sign_later(ec, d);
 }
 
 bool JwsKey::verify(std::string_view input, std::string_view signature) const {
@@ -634,6 +638,25 @@ std::string sign_jws(const JwsKey& key, std::string_view header_json, std::strin
   const std::string signature = key.sign(token);
   token.push_back('.');
   token += base64url_encode(signature);
+  return token;
+}
+
+PendingJws sign_jws_later(const JwsKey& key, std::string_view header_json, std::string_view payload_json) {
+  PendingJws out;
+  out.signing_input = base64url_encode(header_json);
+  out.signing_input.push_back('.');
+  out.signing_input += base64url_encode(payload_json);
+  out.signature = key.sign_later(out.signing_input);
+  return out;
+}
+
+std::string PendingJws::finish() const {
+  const std::string sig = signature.get();
+  if (sig.empty()) return {};
+  std::string token;
+  token.reserve(signing_input.size() + 1 + (sig.size() * 4 + 2) / 3);
+  token.append(signing_input).push_back('.');
+  token += base64url_encode(sig);
   return token;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/result.h"
 #include "core/strict_json.h"
+#include "tokens/es256_batch.h"
 
 namespace gatehouse::tokens {
 
@@ -60,6 +61,9 @@ class JwsKey {
 
   // The raw JWS signature of signing_input (for ES256: r‖s, 64 bytes).
   std::string sign(std::string_view signing_input) const;
+  // The same signature, made later: ES256 joins this thread's batch (tokens/es256_batch.h);
+  // other algorithms sign now.
+  PendingSignature sign_later(std::string_view signing_input) const;
   bool verify(std::string_view signing_input, std::string_view signature) const;
 
   // {"kty":...,"kid":...,"use":"sig","alg":...,<public members>}; empty for HS256 (never published).
@@ -105,5 +109,14 @@ Result<DecodedJws, JwsError> verify_jws(std::string_view token, const JwsKey& ke
 
 // header_json must be an object holding "alg" equal to the key's; payload_json any bytes.
 std::string sign_jws(const JwsKey& key, std::string_view header_json, std::string_view payload_json);
+
+// A compact JWS whose signature is still to be made (sign_later); finish() gives the token,
+// or an empty string if signing failed.
+struct PendingJws {
+  std::string signing_input{};
+  PendingSignature signature{};
+  std::string finish() const;
+};
+PendingJws sign_jws_later(const JwsKey& key, std::string_view header_json, std::string_view payload_json);
 
 }  // namespace gatehouse::tokens

@@ -173,6 +173,110 @@ def test_client_credentials_default_scope_is_the_clients(server, service):
     assert body["scope"] == "orders:read orders:write"
 
 
+def read_http_response(sock) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length body from a raw socket: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before the response head"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside the body"
+        body += chunk
+    assert len(body) == length, "more bytes than one response"
+    return int(lines[0].split()[1]), body
+
+
+def es256_signatures(server) -> dict:
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("gatehouse_es256_signatures_total{"):
+            labels, _, number = line.rpartition(" ")
+            out[labels.split('"')[1]] = float(number)
+    return out
+
+
+def tokens_arriving_together(srv, client, connections=32, rounds=15) -> list[str]:
+    """`connections` raw connections each send a client_credentials request at the same moment,
+    `rounds` times; the access tokens, all from 200s."""
+    import base64
+    import socket
+
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    body = b"grant_type=client_credentials&scope=orders%3Aread"
+    request = (f"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {basic}\r\n"
+               f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(connections)]
+    tokens = []
+    try:
+        for _ in range(rounds):
+            for sock in socks:
+                sock.sendall(request)
+            for sock in socks:
+                status, payload = read_http_response(sock)
+                assert status == 200, payload[:200]
+                tokens.append(json.loads(payload)["access_token"])
+    finally:
+        for sock in socks:
+            sock.close()
+    assert len(tokens) == connections * rounds
+    return tokens
+
+
+def check_es256_tokens(srv, client, tokens):
+    """Each token verifies under the published key with its own claims; no two share a jti
+    or a nonce (r, the first half of the raw signature)."""
+    import base64
+
+    keys = {k.key_id: k for k in jwks(srv).keys}
+    jtis, r_values = set(), set()
+    for token in tokens:
+        header = jwt.get_unverified_header(token)
+        assert header["alg"] == "ES256"
+        claims = jwt.decode(token, keys[header["kid"]].key, algorithms=["ES256"], audience=srv.url, issuer=srv.url)
+        assert claims["sub"] == client["client_id"] and claims["scope"] == "orders:read"
+        jtis.add(claims["jti"])
+        signature = base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "==")
+        assert len(signature) == 64
+        r_values.add(signature[:32])
+    assert len(jtis) == len(tokens)
+    assert len(r_values) == len(tokens), "two signatures share a nonce"
+
+
+def test_client_credentials_arriving_together_are_signed_in_batches(server, service):
+    """Requests that arrive together have their ES256 signatures made in one batch, sharing
+    two modular inversions (tokens/es256_batch.h): every token still verifies with its own
+    claims and nonce, each one is audited, and the batch path is really taken."""
+    before = es256_signatures(server)
+    audited_before = len(server.admin().audit(type="oauth.token"))
+    tokens = tokens_arriving_together(server, service)
+    check_es256_tokens(server, service, tokens)
+    after = es256_signatures(server)
+    shared = after.get("shared", 0) - before.get("shared", 0)
+    single = after.get("single", 0) - before.get("single", 0)
+    assert shared + single >= len(tokens)
+    assert shared > 0, f"no batch was signed with shared inversions (single: {single})"
+    assert len(server.admin().audit(type="oauth.token")) - audited_before == len(tokens)
+
+
+def test_es256_batching_can_be_turned_off(start_server):
+    """tokens.es256_batch = false: every signature is OpenSSL's ECDSA_do_sign, one by one."""
+    srv = start_server(env={"GATEHOUSE_TOKENS_ES256_BATCH": "false"})
+    client = create_client(srv.admin(), name="svc-off", grant_types=["client_credentials"], redirect_uris=[],
+                           scopes=["orders:read"])
+    before = es256_signatures(srv)
+    tokens = tokens_arriving_together(srv, client, connections=16, rounds=5)
+    check_es256_tokens(srv, client, tokens)
+    after = es256_signatures(srv)
+    assert after.get("shared", 0) == before.get("shared", 0)
+    assert after.get("single", 0) - before.get("single", 0) >= len(tokens)
+
+
 def test_client_credentials_errors(server, service, client):
     wrong = dict(service, client_secret="gcs_" + "x" * 43)
     r = token_request(server, wrong, {"grant_type": "client_credentials"})

@@ -219,6 +219,42 @@ TEST_F(ProviderTest, ClientAuthentication) {
   EXPECT_FALSE(e.error().basic_challenge);
 }
 
+// token_later leaves a client_credentials token's signature pending (to be batched);
+// finish_token makes it, and the token is the same as token() would give.
+TEST_F(ProviderTest, ClientCredentialsTokensCanBeSignedLater) {
+  const auto token_events = [&] {
+    std::size_t n = 0;
+    for (const auto& line : g_.audit_lines)
+      if (line.find("\"type\":\"oauth.token\",\"outcome\":\"success\"") != std::string::npos) ++n;
+    return n;
+  };
+  const std::size_t before = token_events();
+  std::vector<TokenResponse> issued;
+  for (int i = 0; i < 5; ++i) {
+    auto r = g_.provider.token_later(basic(svc_), Form{{"grant_type", "client_credentials"}}, RequestContext{});
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->access_token.empty());
+    ASSERT_TRUE(r->pending_access_token.has_value());
+    issued.push_back(std::move(*r));
+  }
+  EXPECT_EQ(token_events(), before) << "audited only once signed";
+  for (auto& r : issued) {
+    ASSERT_TRUE(g_.provider.finish_token(r, RequestContext{}));
+    EXPECT_FALSE(r.pending_access_token.has_value());
+    auto claims = g_.access_tokens.verify(r.access_token);
+    ASSERT_TRUE(claims);
+    EXPECT_EQ(claims->client_id, svc_.record.id);
+    EXPECT_TRUE(g_.provider.finish_token(r, RequestContext{})) << "nothing pending: a no-op";
+  }
+  EXPECT_EQ(token_events(), before + 5);
+  // Other grants sign at once: no pending token from a code exchange.
+  Form form{{"grant_type", "authorization_code"}, {"code", code()}, {"redirect_uri", kRedirect}, {"code_verifier", kVerifier}};
+  auto redeemed = g_.provider.token_later(basic(web_), form, RequestContext{});
+  ASSERT_TRUE(redeemed);
+  EXPECT_FALSE(redeemed->pending_access_token.has_value());
+  EXPECT_FALSE(redeemed->access_token.empty());
+}
+
 TEST_F(ProviderTest, ClientCredentialsAndIntrospection) {
   auto issued = g_.provider.token(basic(svc_), Form{{"grant_type", "client_credentials"}}, RequestContext{});
   ASSERT_TRUE(issued);

@@ -60,6 +60,25 @@ TEST_F(AccessTokensTest, IssuedTokensVerifyWithTheirClaims) {
   EXPECT_EQ(verified->exp, clock_.now_unix() + 300);
 }
 
+TEST_F(AccessTokensTest, TokensIssuedLaterCarryTheSameClaims) {
+  std::vector<PendingJws> pending;
+  for (int i = 0; i < 6; ++i) {
+    AccessClaims c = claims();
+    c.jti = "later-" + std::to_string(i);
+    auto p = tokens_.issue_later(c);
+    ASSERT_TRUE(p.has_value());
+    pending.push_back(std::move(*p));
+  }
+  for (int i = 0; i < 6; ++i) {
+    const std::string token = pending[i].finish();
+    auto verified = tokens_.verify(token);
+    ASSERT_TRUE(verified) << verified.error().description;
+    EXPECT_EQ(verified->jti, "later-" + std::to_string(i));
+    EXPECT_EQ(verified->sub, "u1");
+    EXPECT_EQ(decode_jws(token)->header.kid, ring_.current(JwsAlg::ES256)->kid());
+  }
+}
+
 TEST_F(AccessTokensTest, ExpiryAllowsTheLeewayAndNoMore) {
   const std::string token = tokens_.issue(claims());
   clock_.advance(seconds{300 + 29});
