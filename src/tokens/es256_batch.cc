@@ -175,7 +175,7 @@ std::optional<std::vector<std::string>> es256_sign_shared(std::span<ec_key_st* c
     const BIGNUM* d = EC_KEY_get0_private_key(keys[i]);
     if (!group || EC_GROUP_get_curve_name(group) != NID_X9_62_prime256v1 || !d) return std::nullopt;
     k[i] = secret_bn();
-    x[i].reset(BN_new());
+    x[i] = secret_bn();  // Jacobian X: as secret as Z until the batch is signed
     z[i] = secret_bn();
     if (!k[i] || !x[i] || !z[i]) return std::nullopt;
     // k in [1, n): zero has probability 2⁻²⁵⁶ and is simply refused.
