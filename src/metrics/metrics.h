@@ -70,7 +70,7 @@ HistogramFamily& http_duration();      // route
 CounterFamily& authentications();      // method (jwt, opaque, api_key, basic), outcome
 CounterFamily& lockouts();             // scope (username, ip)
 CounterFamily& ratelimit_refusals();   // principal (user, key, ip)
-CounterFamily& tokens_issued();        // kind (access, refresh, api_key)
+CounterFamily& tokens_issued();        // kind (access, refresh, api_key, client_credentials)
 CounterFamily& es256_signatures();     // path (shared: a batch with shared inversions; single)
 
 // Everything, in the text exposition format.
