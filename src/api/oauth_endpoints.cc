@@ -148,9 +148,8 @@ Response token(Services& services, const Request& request) {
   Response pending = with_no_store(http::json_response(200, {}));
   pending.complete = [&services, ctx, issued = std::move(*issued)](Response& res) mutable {
     Response done = services.provider.finish_token(issued, ctx) ? token_response(issued) : unsigned_token();
-    res.status = done.status;
-    res.body = std::move(done.body);
-    for (auto& h : done.headers) res.set(std::move(h.name), std::move(h.value));
+    done.rate_limit = res.rate_limit;  // set on the placeholder by the server
+    res = std::move(done);
   };
   return pending;
 }

@@ -223,10 +223,7 @@ bool Provider::finish_token(TokenResponse& response, const RequestContext& ctx) 
   response.pending_access_token.reset();
   response.access_token = pending.jws.finish();
   const bool ok = !response.access_token.empty();
-  audit_.record(ctx, audit::AuditEvent{.type = "oauth.token", .success = ok, .user_id = {}, .username = {},
-                                       .detail = {{"grant_type", pending.grant_type},
-                                                  {"client_id", pending.client_id},
-                                                  {"reason", ok ? std::string() : "temporarily_unavailable"}}});
+  audit_token(ctx, pending.grant_type, pending.client_id, ok ? std::string() : "temporarily_unavailable");
   if (ok) {
     static metrics::Counter& client_credentials = metrics::tokens_issued().with({kGrantClientCredentials});  // never moves
     (pending.grant_type == kGrantClientCredentials ? client_credentials
@@ -264,12 +261,14 @@ Result<TokenResponse, OAuthError> Provider::token_later(const PresentedClient& p
     issued->pending_access_token->client_id = (*client)->id;
     return issued;
   }
-  audit_.record(ctx, audit::AuditEvent{
-                         .type = "oauth.token", .success = issued.has_value(), .user_id = {}, .username = {},
-                         .detail = {{"grant_type", **grant_type},
-                                    {"client_id", (*client)->id},
-                                    {"reason", issued ? std::string() : issued.error().error}}});
+  audit_token(ctx, **grant_type, (*client)->id, issued ? std::string() : issued.error().error);
   return issued;
+}
+
+void Provider::audit_token(const RequestContext& ctx, const std::string& grant_type, const std::string& client_id,
+                           const std::string& reason) {
+  audit_.record(ctx, audit::AuditEvent{.type = "oauth.token", .success = reason.empty(), .user_id = {}, .username = {},
+                                       .detail = {{"grant_type", grant_type}, {"client_id", client_id}, {"reason", reason}}});
 }
 
 Result<Introspection, OAuthError> Provider::introspect(const PresentedClient& presented, const Form& form) {

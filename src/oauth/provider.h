@@ -190,6 +190,10 @@ class Provider {
 
  private:
   void render_discovery();
+  // The oauth.token audit record of a grant exchanged by an authenticated client (reason
+  // empty on success).
+  void audit_token(const RequestContext& ctx, const std::string& grant_type, const std::string& client_id,
+                   const std::string& reason);
 
   Clients& clients_;
   store::Store& store_;

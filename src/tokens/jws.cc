@@ -631,10 +631,18 @@ Result<DecodedJws, JwsError> verify_jws(std::string_view token, const JwsKey& ke
   return decoded;
 }
 
+namespace {
+// "BASE64URL(header).BASE64URL(payload)" (RFC 7515 §7.1).
+std::string signing_input_of(std::string_view header_json, std::string_view payload_json) {
+  std::string input = base64url_encode(header_json);
+  input.push_back('.');
+  input += base64url_encode(payload_json);
+  return input;
+}
+}  // namespace
+
 std::string sign_jws(const JwsKey& key, std::string_view header_json, std::string_view payload_json) {
-  std::string token = base64url_encode(header_json);
-  token.push_back('.');
-  token += base64url_encode(payload_json);
+  std::string token = signing_input_of(header_json, payload_json);
   const std::string signature = key.sign(token);
   token.push_back('.');
   token += base64url_encode(signature);
@@ -643,9 +651,7 @@ std::string sign_jws(const JwsKey& key, std::string_view header_json, std::strin
 
 PendingJws sign_jws_later(const JwsKey& key, std::string_view header_json, std::string_view payload_json) {
   PendingJws out;
-  out.signing_input = base64url_encode(header_json);
-  out.signing_input.push_back('.');
-  out.signing_input += base64url_encode(payload_json);
+  out.signing_input = signing_input_of(header_json, payload_json);
   out.signature = key.sign_later(out.signing_input);
   return out;
 }

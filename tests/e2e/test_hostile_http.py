@@ -53,15 +53,8 @@ def split_responses(data: bytes) -> list[tuple[int, bytes]]:
     """Every (status, body) in a byte stream of pipelined responses (all with Content-Length)."""
     out = []
     while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        assert sep, f"truncated response: {data[:200]!r}"
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
+        status, headers, rest = parse_raw_response(data)
+        length = int(headers.get("content-length", ["0"])[0])
         out.append((status, rest[:length]))
         data = rest[length:]
     return out

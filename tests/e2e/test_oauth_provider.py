@@ -14,7 +14,7 @@ import requests
 
 from oauth_flow import (REDIRECT_URI, Browser, Forms, callback_params, code_flow, create_client, exchange, pkce_pair,
                         token_request)
-from support import assert_error, bearer, register_secret
+from support import assert_error, bearer, parse_raw_response, read_all, register_secret
 
 
 @pytest.fixture(scope="module")
@@ -175,20 +175,9 @@ def test_client_credentials_default_scope_is_the_clients(server, service):
 
 def read_http_response(sock) -> tuple[int, bytes]:
     """One HTTP/1.1 response with a Content-Length body from a raw socket: (status, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before the response head"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    length = next(int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed inside the body"
-        body += chunk
-    assert len(body) == length, "more bytes than one response"
-    return int(lines[0].split()[1]), body
+    status, headers, body = parse_raw_response(read_all(sock, timeout=10, until_close=False))
+    assert len(body) == int(headers["content-length"][0]), "not exactly one whole response"
+    return status, body
 
 
 def es256_signatures(server) -> dict:
